@@ -1,0 +1,50 @@
+//! The Dossier API contract as Rust: the code generated from `proto/` (messages, tonic clients and
+//! servers), the encoded file descriptor set (for server reflection and dynamic messages), and a
+//! lookup of each field's sensitivity annotation, which drives masking in the gateway.
+#![forbid(unsafe_code)]
+
+pub mod sensitivity;
+
+/// Generated code, one module per proto package.
+#[allow(missing_docs, clippy::all, clippy::pedantic)]
+pub mod dossier {
+    /// `dossier.common.v1`: sensitivity options, change feed, shared conventions.
+    pub mod common {
+        /// Version 1.
+        pub mod v1 {
+            tonic::include_proto!("dossier.common.v1");
+        }
+    }
+    /// `dossier.customer.v1`: the customer archive.
+    pub mod customer {
+        /// Version 1.
+        pub mod v1 {
+            tonic::include_proto!("dossier.customer.v1");
+        }
+    }
+}
+
+pub use dossier::common::v1 as common;
+pub use dossier::customer::v1 as customer;
+
+/// The encoded `FileDescriptorSet` of the whole contract, imports included.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/dossier_descriptor.bin"));
+
+/// The contract's descriptors, decoded once.
+pub fn descriptor_pool() -> &'static prost_reflect::DescriptorPool {
+    static POOL: std::sync::OnceLock<prost_reflect::DescriptorPool> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        // The bytes were produced by protox from the same sources in build.rs; failing to decode
+        // them is a build defect, not a runtime condition.
+        #[allow(clippy::expect_used)]
+        prost_reflect::DescriptorPool::decode(FILE_DESCRIPTOR_SET)
+            .expect("the embedded descriptor set decodes")
+    })
+}
+
+/// The proto packages of the Dossier API, in the order services were built.
+pub const API_PACKAGES: &[&str] = &[
+    "dossier.common.v1",
+    "dossier.customer.v1",
+];

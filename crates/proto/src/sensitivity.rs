@@ -1,0 +1,73 @@
+//! Reading the sensitivity annotations (`dossier.common.v1.sensitivity`, `mask`, `customer_ref`)
+//! off field descriptors. The masking engine and the contract test both go through here, so there
+//! is one reading of the annotations.
+
+use prost_reflect::{ExtensionDescriptor, FieldDescriptor, Value};
+
+pub use crate::common::{MaskStyle, Sensitivity};
+
+/// The annotations of one field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldAnnotation {
+    /// The sensitivity class; `Unspecified` when the field carries none (deny by default).
+    pub sensitivity: Sensitivity,
+    /// The partial form the field may be shown in.
+    pub mask: MaskStyle,
+    /// Whether the field holds the id of the customer the message is about.
+    pub customer_ref: bool,
+}
+
+struct Extensions {
+    sensitivity: ExtensionDescriptor,
+    mask: ExtensionDescriptor,
+    customer_ref: ExtensionDescriptor,
+}
+
+fn extensions() -> &'static Extensions {
+    static EXTENSIONS: std::sync::OnceLock<Extensions> = std::sync::OnceLock::new();
+    EXTENSIONS.get_or_init(|| {
+        let pool = crate::descriptor_pool();
+        let get = |name: &str| {
+            // The extensions are declared in common.proto, which every build compiles.
+            #[allow(clippy::expect_used)]
+            pool.get_extension_by_name(name)
+                .expect("common.proto declares the sensitivity extensions")
+        };
+        Extensions {
+            sensitivity: get("dossier.common.v1.sensitivity"),
+            mask: get("dossier.common.v1.mask"),
+            customer_ref: get("dossier.common.v1.customer_ref"),
+        }
+    })
+}
+
+/// Reads the annotations of a field.
+pub fn annotation(field: &FieldDescriptor) -> FieldAnnotation {
+    let ext = extensions();
+    let options = field.options();
+    let enum_value = |descriptor: &ExtensionDescriptor| {
+        if !options.has_extension(descriptor) {
+            return 0;
+        }
+        match options.get_extension(descriptor).as_ref() {
+            Value::EnumNumber(number) => *number,
+            _ => 0,
+        }
+    };
+    let customer_ref = options.has_extension(&ext.customer_ref)
+        && matches!(options.get_extension(&ext.customer_ref).as_ref(), Value::Bool(true));
+    FieldAnnotation {
+        sensitivity: Sensitivity::try_from(enum_value(&ext.sensitivity))
+            .unwrap_or(Sensitivity::Unspecified),
+        mask: MaskStyle::try_from(enum_value(&ext.mask)).unwrap_or(MaskStyle::Unspecified),
+        customer_ref,
+    }
+}
+
+/// Looks a field up by message full name and field name, e.g.
+/// (`dossier.customer.v1.Customer`, `phone`).
+pub fn lookup(message: &str, field: &str) -> Option<FieldAnnotation> {
+    let descriptor = crate::descriptor_pool().get_message_by_name(message)?;
+    let field = descriptor.get_field_by_name(field)?;
+    Some(annotation(&field))
+}
