@@ -90,12 +90,12 @@ pub fn authenticate(
 }
 
 /// The caller the interceptor authenticated.
-pub fn caller<T>(request: &Request<T>) -> Result<Caller, Status> {
+pub fn caller<T>(request: &Request<T>) -> Result<Caller, crate::Problem> {
     request
         .extensions()
         .get::<Caller>()
         .cloned()
-        .ok_or_else(|| Status::unauthenticated("no authenticated caller"))
+        .ok_or_else(|| crate::Problem::Unauthenticated { message: "no authenticated caller".into() })
 }
 
 /// One gRPC server: the business services in `routes` (already wrapped with their interceptors

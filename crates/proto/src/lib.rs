@@ -22,10 +22,47 @@ pub mod dossier {
             tonic::include_proto!("dossier.customer.v1");
         }
     }
+    /// `dossier.visit.v1`: visit plans, visit records, work journals, reports, follow-ups.
+    pub mod visit {
+        /// Version 1.
+        pub mod v1 {
+            tonic::include_proto!("dossier.visit.v1");
+        }
+    }
+    /// `dossier.contract.v1`: contracts, deliveries, payments, credit, debts, returns.
+    pub mod contract {
+        /// Version 1.
+        pub mod v1 {
+            tonic::include_proto!("dossier.contract.v1");
+        }
+    }
+    /// `dossier.complaint.v1`: complaint cards and feedback.
+    pub mod complaint {
+        /// Version 1.
+        pub mod v1 {
+            tonic::include_proto!("dossier.complaint.v1");
+        }
+    }
+    /// `dossier.analytics.v1`: sales-force analysis, comparison, composition.
+    pub mod analytics {
+        /// Version 1.
+        pub mod v1 {
+            tonic::include_proto!("dossier.analytics.v1");
+        }
+    }
+    /// `dossier.gateway.v1`: the gateway's own access service (borrowing, audit).
+    pub mod gateway {
+        /// Version 1.
+        pub mod v1 {
+            tonic::include_proto!("dossier.gateway.v1");
+        }
+    }
 }
 
 pub use dossier::common::v1 as common;
 pub use dossier::customer::v1 as customer;
+pub use dossier::{analytics::v1 as analytics, complaint::v1 as complaint, contract::v1 as contract};
+pub use dossier::{gateway::v1 as gateway, visit::v1 as visit};
 
 /// The encoded `FileDescriptorSet` of the whole contract, imports included.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
@@ -47,4 +84,9 @@ pub fn descriptor_pool() -> &'static prost_reflect::DescriptorPool {
 pub const API_PACKAGES: &[&str] = &[
     "dossier.common.v1",
     "dossier.customer.v1",
+    "dossier.visit.v1",
+    "dossier.contract.v1",
+    "dossier.complaint.v1",
+    "dossier.analytics.v1",
+    "dossier.gateway.v1",
 ];

@@ -222,3 +222,25 @@ mod tests {
         assert_eq!(Lifecycle::from_code("Established"), Some(Lifecycle::Established));
     }
 }
+
+classification_enum! {
+    /// What kind of change produced a version of a card.
+    ChangeKind {
+        /// Opened.
+        Created = 1, "created";
+        /// Fields edited.
+        Updated = 2, "updated";
+        /// Reviewed.
+        Reviewed = 3, "reviewed";
+        /// Salesperson changed.
+        Reassigned = 4, "reassigned";
+        /// Archived.
+        Archived = 5, "archived";
+        /// Another card merged into this one.
+        MergedIn = 6, "merged_in";
+        /// This card merged into another.
+        MergedAway = 7, "merged_away";
+        /// A year closed into a volume.
+        YearClosed = 8, "year_closed";
+    }
+}

@@ -104,7 +104,11 @@ fn digit_groups(text: &str) -> Result<(Vec<String>, bool), String> {
         groups.push(current);
     }
     // `0086` is the same country prefix written without the plus sign.
-    if !international && groups.first().is_some_and(|first| first.starts_with("0086")) {
+    if !international
+        && groups
+            .first()
+            .is_some_and(|first| first.starts_with("0086"))
+    {
         if let Some(first) = groups.first_mut() {
             first.replace_range(..2, "");
         }
@@ -173,10 +177,7 @@ fn parse_landline(
     let last_start = digits.len() - groups.last().map_or(0, String::len);
     let (local_end, extension) = match explicit_extension {
         Some(extension) => (digits.len(), Some(extension)),
-        None if groups.len() >= 2
-            && last_start > area_len
-            && local_ok(last_start - area_len) =>
-        {
+        None if groups.len() >= 2 && last_start > area_len && local_ok(last_start - area_len) => {
             let extension = &digits[last_start..];
             if extension.len() > MAX_EXTENSION_DIGITS {
                 return Err(format!(
@@ -248,10 +249,12 @@ fn validate_local_part(local: &str) -> Result<(), String> {
     if local.is_empty() {
         return Err("email has nothing before '@'".to_owned());
     }
-    if let Some(c) = local
-        .chars()
-        .find(|c| matches!(c, '(' | ')' | '<' | '>' | '[' | ']' | ',' | ';' | ':' | '\\' | '"'))
-    {
+    if let Some(c) = local.chars().find(|c| {
+        matches!(
+            c,
+            '(' | ')' | '<' | '>' | '[' | ']' | ',' | ';' | ':' | '\\' | '"'
+        )
+    }) {
         return Err(format!("bad character '{c}' in email"));
     }
     if local.starts_with('.') || local.ends_with('.') || local.contains("..") {

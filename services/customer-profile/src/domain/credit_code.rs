@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 const CHARSET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
 
 /// The weight of each of the first 17 positions (3^i mod 31).
-const WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+const WEIGHTS: [u32; 17] = [
+    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+];
 
 /// Length of a code in characters.
 const LENGTH: usize = 18;
@@ -179,27 +181,35 @@ mod tests {
 
     #[test]
     fn the_letter_i_is_rejected_with_its_position() {
-        let error = CreditCode::parse("91350100MI00100Y43").err().unwrap_or_default();
+        let error = CreditCode::parse("91350100MI00100Y43")
+            .err()
+            .unwrap_or_default();
         assert!(error.contains("position 10"), "{error}");
         assert!(error.contains("'I'"), "{error}");
     }
 
     #[test]
     fn a_letter_in_the_division_code_is_rejected() {
-        let error = CreditCode::parse("9135A100M000100Y43").err().unwrap_or_default();
+        let error = CreditCode::parse("9135A100M000100Y43")
+            .err()
+            .unwrap_or_default();
         assert!(error.contains("position 5"), "{error}");
     }
 
     #[test]
     fn a_bad_check_character_is_reported_as_a_bad_character() {
-        let error = CreditCode::parse("91350100M000100Y4O").err().unwrap_or_default();
+        let error = CreditCode::parse("91350100M000100Y4O")
+            .err()
+            .unwrap_or_default();
         assert!(error.contains("position 18"), "{error}");
     }
 
     #[test]
     fn serde_is_a_plain_string() {
         let code = CreditCode::parse(FUZHOU).ok();
-        let json = code.as_ref().and_then(|code| serde_json::to_string(code).ok());
+        let json = code
+            .as_ref()
+            .and_then(|code| serde_json::to_string(code).ok());
         assert_eq!(json.as_deref(), Some("\"91350100M000100Y43\""));
     }
 }

@@ -168,7 +168,13 @@ mod tests {
 
     #[test]
     fn different_companies_stay_different() {
-        assert_ne!(normalise_name("杭州恒远化工有限公司"), normalise_name("杭州恒远机电有限公司"));
-        assert_ne!(normalise_name("杭州恒远化工有限公司"), normalise_name("苏州恒远化工有限公司"));
+        assert_ne!(
+            normalise_name("杭州恒远化工有限公司"),
+            normalise_name("杭州恒远机电有限公司")
+        );
+        assert_ne!(
+            normalise_name("杭州恒远化工有限公司"),
+            normalise_name("苏州恒远化工有限公司")
+        );
     }
 }
