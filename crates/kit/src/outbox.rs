@@ -60,7 +60,11 @@ impl NewEvent {
             aggregate_id: aggregate_id.into(),
             customer_id,
             actor_id: actor_id.into(),
-            payload: prost_types::Any { type_url: M::type_url(), value: message.encode_to_vec() },
+            // The conventional prefix, which generic tools (grpcurl, prost-reflect) resolve.
+            payload: prost_types::Any {
+                type_url: format!("type.googleapis.com/{}", M::full_name()),
+                value: message.encode_to_vec(),
+            },
         }
     }
 }

@@ -1,1 +1,71 @@
-fn main() {}
+//! `dossier` — the one binary users run. `dossier up` starts every service built so far in one
+//! process (each with its own embedded SQLite database under `./data`); `dossier serve <service>`
+//! starts one; `dossier token` mints a development token; `dossier demo` loads demo data;
+//! `dossier migrate` brings databases up to date; `dossier bench` measures.
+#![forbid(unsafe_code)]
+
+mod commands;
+mod demo_data;
+mod services;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Dossier: the customer archive of a sales department (客户档案管理), as gRPC services.
+#[derive(Debug, Parser)]
+#[command(name = "dossier", version, about, long_about = None, after_help = commands::AFTER_HELP)]
+struct Cli {
+    /// Configuration file (TOML). Default: ./dossier.toml when it exists. `DOSSIER_…`
+    /// environment variables override it, e.g. DOSSIER_DATA_DIR=/var/lib/dossier.
+    #[arg(long, global = true, env = "DOSSIER_CONFIG")]
+    config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the whole system in this process: every service on its own port, each with its own
+    /// SQLite database under the data directory (./data). Stop with Ctrl-C.
+    Up(commands::up::UpArgs),
+    /// Run one service, e.g. `dossier serve customer-profile`.
+    Serve(commands::up::ServeArgs),
+    /// Mint a development token signed with the configured HS256 secret.
+    Token(commands::token::TokenArgs),
+    /// Load realistic demo data (Chinese companies, contacts, grades, routes) into a running
+    /// system. Safe to repeat: the same demo data is never loaded twice.
+    Demo(commands::demo::DemoArgs),
+    /// Create or upgrade the databases of the services (done at start as well).
+    Migrate(commands::migrate::MigrateArgs),
+    /// Measure throughput and latency against baselines measured in the same run.
+    Bench(commands::bench::BenchArgs),
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let config = match dossier_kit::config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let result = match cli.command {
+        Command::Up(args) => commands::up::up(&config, args).await,
+        Command::Serve(args) => commands::up::serve(&config, args).await,
+        Command::Token(args) => commands::token::token(&config, args),
+        Command::Demo(args) => commands::demo::demo(&config, args).await,
+        Command::Migrate(args) => commands::migrate::migrate(&config, args).await,
+        Command::Bench(args) => commands::bench::bench(args).await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! `dossier up` and `dossier serve`.
+
+use anyhow::{Context, bail};
+use clap::Args;
+use dossier_kit::config::Config;
+use dossier_kit::server::ShutdownSignal;
+
+use crate::services::{self, Started};
+
+/// Options of `dossier up`.
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Load the demo data once the services are up (skipped when already loaded).
+    #[arg(long)]
+    pub demo: bool,
+    /// Data directory for the embedded databases and the development secret.
+    #[arg(long, env = "DOSSIER_DATA_DIR")]
+    pub data_dir: Option<std::path::PathBuf>,
+}
+
+/// Options of `dossier serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The service to run.
+    pub service: String,
+    /// Data directory (embedded databases, development secret).
+    #[arg(long, env = "DOSSIER_DATA_DIR")]
+    pub data_dir: Option<std::path::PathBuf>,
+}
+
+fn with_data_dir(config: &Config, data_dir: Option<std::path::PathBuf>) -> Config {
+    match data_dir {
+        Some(dir) => config.clone().set("data_dir", dir.display().to_string()),
+        None => config.clone(),
+    }
+}
+
+/// Runs every service in this process until Ctrl-C.
+pub async fn up(config: &Config, args: UpArgs) -> anyhow::Result<()> {
+    let config = with_data_dir(config, args.data_dir);
+    let common = config.common().map_err(anyhow::Error::msg)?;
+    let _telemetry = dossier_kit::telemetry::init(&common.telemetry, "dossier").map_err(anyhow::Error::msg)?;
+    let (trigger, shutdown) = ShutdownSignal::from_os();
+
+    let mut started = Vec::new();
+    for entry in services::SERVICES {
+        let service = (entry.start)(config.clone(), dossier_kit::clock::system(), shutdown.clone())
+            .await
+            .map_err(anyhow::Error::msg)
+            .with_context(|| format!("starting {}", entry.name))?;
+        started.push(service);
+    }
+    print_banner(&started, &common.data_dir);
+
+    let endpoints: Vec<(String, u16)> = started.iter().map(|s| (s.name.to_owned(), s.port)).collect();
+    let runs: Vec<_> = started.into_iter().map(|s| tokio::spawn(s.run)).collect();
+    if args.demo {
+        let port = endpoints.iter().find(|(name, _)| name == dossier_customer_profile::SERVICE_NAME).map(|(_, p)| *p);
+        if let Some(port) = port {
+            let endpoint = format!("http://127.0.0.1:{port}");
+            match crate::commands::demo::load(&config, &endpoint, crate::commands::demo::DEFAULT_COUNT).await {
+                Ok(summary) => println!("demo data: {summary}"),
+                Err(error) => eprintln!("demo data not loaded: {error:#}"),
+            }
+        }
+    }
+    let mut failure = None;
+    for run in runs {
+        match run.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                failure.get_or_insert(error);
+                trigger.fire();
+            }
+            Err(join) => {
+                failure.get_or_insert(join.to_string());
+                trigger.fire();
+            }
+        }
+    }
+    match failure {
+        Some(error) => bail!(error),
+        None => {
+            println!("stopped");
+            Ok(())
+        }
+    }
+}
+
+/// Runs one service until Ctrl-C.
+pub async fn serve(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
+    let config = with_data_dir(config, args.data_dir);
+    let entry = services::find(&args.service)
+        .with_context(|| format!("no service {:?}; one of {}", args.service, services::names()))?;
+    let common = config.common().map_err(anyhow::Error::msg)?;
+    let _telemetry = dossier_kit::telemetry::init(&common.telemetry, entry.name).map_err(anyhow::Error::msg)?;
+    let (_trigger, shutdown) = ShutdownSignal::from_os();
+    let started = (entry.start)(config, dossier_kit::clock::system(), shutdown).await.map_err(anyhow::Error::msg)?;
+    print_banner(std::slice::from_ref(&started), &common.data_dir);
+    started.run.await.map_err(anyhow::Error::msg)
+}
+
+fn print_banner(started: &[Started], data_dir: &std::path::Path) {
+    println!("Dossier is up.");
+    for service in started {
+        println!("  {:<20} grpc://127.0.0.1:{}  ({})  db: {}", service.name, service.port, service.grpc_service, service.database);
+    }
+    println!("Data directory: {}", data_dir.display());
+    println!("Get a token:    dossier token --role archivist --sub $USER");
+    if let Some(first) = started.first() {
+        println!(
+            "Try:            grpcurl -plaintext -H \"authorization: Bearer $TOKEN\" 127.0.0.1:{} list",
+            first.port
+        );
+    }
+    println!("Stop with Ctrl-C.");
+}
