@@ -43,9 +43,17 @@ fn start(dir: &std::path::Path, demo: bool) -> (Running, u16) {
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
     let port = loop {
-        let line = lines.next().expect("dossier printed its endpoints").expect("utf-8 line");
+        let line = lines
+            .next()
+            .expect("dossier printed its endpoints")
+            .expect("utf-8 line");
         if let Some(rest) = line.split("grpc://127.0.0.1:").nth(1) {
-            break rest.split_whitespace().next().expect("port").parse::<u16>().expect("a port number");
+            break rest
+                .split_whitespace()
+                .next()
+                .expect("port")
+                .parse::<u16>()
+                .expect("a port number");
         }
     };
     // Keep draining stdout so the process never blocks on a full pipe.
@@ -61,13 +69,23 @@ fn token(dir: &std::path::Path) -> String {
         .env_remove("DOSSIER_DATA_DIR")
         .output()
         .expect("dossier token runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).expect("utf-8").trim().to_owned()
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned()
 }
 
 fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
-    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().expect("header"));
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("header"),
+    );
     request
 }
 
@@ -85,12 +103,17 @@ async fn dossier_up_serves_a_client_end_to_end() {
 
     let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
     let status = health
-        .check(tonic_health::pb::HealthCheckRequest { service: "dossier.customer.v1.CustomerService".into() })
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "dossier.customer.v1.CustomerService".into(),
+        })
         .await
         .expect("health")
         .into_inner()
         .status;
-    assert_eq!(status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
+    assert_eq!(
+        status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
 
     let mut client = CustomerServiceClient::new(channel);
     // The demo data is loaded right after start; give it a moment.
@@ -126,14 +149,25 @@ async fn dossier_up_serves_a_client_end_to_end() {
         .expect("created")
         .into_inner();
     let read = client
-        .get_customer(authorized(pb::GetCustomerRequest { id: created.id.clone() }, &token))
+        .get_customer(authorized(
+            pb::GetCustomerRequest {
+                id: created.id.clone(),
+            },
+            &token,
+        ))
         .await
         .expect("read")
         .into_inner();
     assert_eq!(read.name, "王芳");
 
     let mut feed = client
-        .watch_changes(authorized(WatchChangesRequest { after_sequence: 40, event_types: vec![] }, &token))
+        .watch_changes(authorized(
+            WatchChangesRequest {
+                after_sequence: 40,
+                event_types: vec![],
+            },
+            &token,
+        ))
         .await
         .expect("watch")
         .into_inner();
@@ -144,13 +178,19 @@ async fn dossier_up_serves_a_client_end_to_end() {
     #[cfg(unix)]
     {
         let pid = running.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill runs");
         let mut waited = 0;
         while running.child.try_wait().expect("wait").is_none() && waited < 100 {
             std::thread::sleep(Duration::from_millis(100));
             waited += 1;
         }
         let exit = running.child.try_wait().expect("wait");
-        assert!(exit.is_some_and(|s| s.success()), "dossier stops cleanly on SIGTERM: {exit:?}");
+        assert!(
+            exit.is_some_and(|s| s.success()),
+            "dossier stops cleanly on SIGTERM: {exit:?}"
+        );
     }
 }

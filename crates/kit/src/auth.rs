@@ -75,7 +75,12 @@ impl FromStr for Role {
         Role::ALL
             .into_iter()
             .find(|role| role.as_str() == s)
-            .ok_or_else(|| format!("unknown role {s:?}; one of {}", Role::ALL.map(Role::as_str).join(", ")))
+            .ok_or_else(|| {
+                format!(
+                    "unknown role {s:?}; one of {}",
+                    Role::ALL.map(Role::as_str).join(", ")
+                )
+            })
     }
 }
 
@@ -108,7 +113,11 @@ impl Caller {
             Err(Problem::denied(format!(
                 "role {} may not {action}; allowed: {}",
                 self.role,
-                roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
+                roles
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )))
         }
     }
@@ -204,21 +213,34 @@ impl JwtVerifier {
                         if secret.expose_secret().len() < 32 {
                             return Err("the HS256 secret must be at least 32 bytes".to_owned());
                         }
-                        (Algorithm::HS256, DecodingKey::from_secret(secret.expose_secret().as_bytes()))
+                        (
+                            Algorithm::HS256,
+                            DecodingKey::from_secret(secret.expose_secret().as_bytes()),
+                        )
                     }
                     VerifyingKey::Rs256Pem(pem) => (
                         Algorithm::RS256,
-                        DecodingKey::from_rsa_pem(pem.as_bytes()).map_err(|e| format!("RS256 key: {e}"))?,
+                        DecodingKey::from_rsa_pem(pem.as_bytes())
+                            .map_err(|e| format!("RS256 key: {e}"))?,
                     ),
                     VerifyingKey::Es256Pem(pem) => (
                         Algorithm::ES256,
-                        DecodingKey::from_ec_pem(pem.as_bytes()).map_err(|e| format!("ES256 key: {e}"))?,
+                        DecodingKey::from_ec_pem(pem.as_bytes())
+                            .map_err(|e| format!("ES256 key: {e}"))?,
                     ),
                 };
-                Ok(TrustedKey { kid, algorithm, key })
+                Ok(TrustedKey {
+                    kid,
+                    algorithm,
+                    key,
+                })
             })
             .collect::<Result<Vec<_>, String>>()?;
-        Ok(Self { keys, issuer: issuer.into(), audience: audience.into() })
+        Ok(Self {
+            keys,
+            issuer: issuer.into(),
+            audience: audience.into(),
+        })
     }
 
     /// Verifies a bearer token and returns the caller it names.
@@ -343,8 +365,12 @@ mod tests {
     }
 
     fn verifier() -> JwtVerifier {
-        JwtVerifier::new(vec![(None, VerifyingKey::Hs256(secret()))], "dossier", "dossier-api")
-            .expect("valid verifier")
+        JwtVerifier::new(
+            vec![(None, VerifyingKey::Hs256(secret()))],
+            "dossier",
+            "dossier-api",
+        )
+        .expect("valid verifier")
     }
 
     fn request(role: Role) -> TokenRequest {
@@ -360,7 +386,13 @@ mod tests {
 
     #[test]
     fn a_minted_token_verifies_into_its_caller() {
-        let token = mint_hs256(&secret(), "dossier", "dossier-api", &request(Role::SalesRep)).expect("mint");
+        let token = mint_hs256(
+            &secret(),
+            "dossier",
+            "dossier-api",
+            &request(Role::SalesRep),
+        )
+        .expect("mint");
         let caller = verifier().verify(&token).expect("verifies");
         assert_eq!(caller.sub, "u-1");
         assert_eq!(caller.role, Role::SalesRep);
@@ -369,32 +401,64 @@ mod tests {
 
     #[test]
     fn wrong_audience_or_issuer_is_refused() {
-        let token = mint_hs256(&secret(), "dossier", "other", &request(Role::SalesRep)).expect("mint");
-        assert!(matches!(verifier().verify(&token), Err(Problem::Unauthenticated { .. })));
-        let token = mint_hs256(&secret(), "evil", "dossier-api", &request(Role::SalesRep)).expect("mint");
-        assert!(matches!(verifier().verify(&token), Err(Problem::Unauthenticated { .. })));
+        let token =
+            mint_hs256(&secret(), "dossier", "other", &request(Role::SalesRep)).expect("mint");
+        assert!(matches!(
+            verifier().verify(&token),
+            Err(Problem::Unauthenticated { .. })
+        ));
+        let token =
+            mint_hs256(&secret(), "evil", "dossier-api", &request(Role::SalesRep)).expect("mint");
+        assert!(matches!(
+            verifier().verify(&token),
+            Err(Problem::Unauthenticated { .. })
+        ));
     }
 
     #[test]
     fn an_unsigned_token_is_refused() {
         // header {"alg":"none","typ":"JWT"}
         let header = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0";
-        let token = mint_hs256(&secret(), "dossier", "dossier-api", &request(Role::Executive)).expect("mint");
+        let token = mint_hs256(
+            &secret(),
+            "dossier",
+            "dossier-api",
+            &request(Role::Executive),
+        )
+        .expect("mint");
         let payload = token.split('.').nth(1).expect("payload");
         let forged = format!("{header}.{payload}.");
-        assert!(matches!(verifier().verify(&forged), Err(Problem::Unauthenticated { .. })));
+        assert!(matches!(
+            verifier().verify(&forged),
+            Err(Problem::Unauthenticated { .. })
+        ));
     }
 
     #[test]
     fn a_tampered_payload_is_refused() {
-        let token = mint_hs256(&secret(), "dossier", "dossier-api", &request(Role::SalesRep)).expect("mint");
+        let token = mint_hs256(
+            &secret(),
+            "dossier",
+            "dossier-api",
+            &request(Role::SalesRep),
+        )
+        .expect("mint");
         let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
-        let other = mint_hs256(&secret(), "dossier", "dossier-api", &request(Role::Executive)).expect("mint");
+        let other = mint_hs256(
+            &secret(),
+            "dossier",
+            "dossier-api",
+            &request(Role::Executive),
+        )
+        .expect("mint");
         parts[1] = other.split('.').nth(1).expect("payload").to_owned();
         // The signature of the first token does not cover the second payload... unless both
         // happened to be identical, which they are not (different roles).
         let forged = parts.join(".");
-        assert!(matches!(verifier().verify(&forged), Err(Problem::Unauthenticated { .. })));
+        assert!(matches!(
+            verifier().verify(&forged),
+            Err(Problem::Unauthenticated { .. })
+        ));
     }
 
     #[test]

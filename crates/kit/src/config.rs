@@ -34,13 +34,17 @@ pub fn load(file: Option<&Path>) -> Result<Config, String> {
     match file {
         Some(path) => {
             if !path.exists() {
-                return Err(format!("configuration file {} does not exist", path.display()));
+                return Err(format!(
+                    "configuration file {} does not exist",
+                    path.display()
+                ));
             }
             figment = figment.merge(Toml::file(path));
         }
         None => figment = figment.merge(Toml::file("dossier.toml")),
     }
-    figment = figment.merge(Env::prefixed("DOSSIER_").map(|key| env_key_to_path(key.as_str()).into()));
+    figment =
+        figment.merge(Env::prefixed("DOSSIER_").map(|key| env_key_to_path(key.as_str()).into()));
     Ok(Config { figment })
 }
 
@@ -70,7 +74,9 @@ impl std::fmt::Debug for Config {
 impl Config {
     /// A configuration from explicit values only (tests, embedding).
     pub fn from_values(values: impl Serialize) -> Self {
-        Self { figment: Figment::from(Serialized::defaults(values)) }
+        Self {
+            figment: Figment::from(Serialized::defaults(values)),
+        }
     }
 
     /// Overrides one key (dotted path), e.g. `customer_profile.listen`.
@@ -80,7 +86,10 @@ impl Config {
     }
 
     /// Extracts a section into its settings type, defaults filling what is not set.
-    pub fn section<T: for<'de> Deserialize<'de> + Default + Serialize>(&self, name: &str) -> Result<T, String> {
+    pub fn section<T: for<'de> Deserialize<'de> + Default + Serialize>(
+        &self,
+        name: &str,
+    ) -> Result<T, String> {
         Figment::from(Serialized::defaults(T::default()))
             .merge(self.figment.focus(name))
             .extract::<T>()
@@ -144,7 +153,10 @@ impl std::fmt::Debug for AuthSettings {
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .field("algorithm", &self.algorithm)
-            .field("hs256_secret", &self.hs256_secret.as_ref().map(|_| "[redacted]"))
+            .field(
+                "hs256_secret",
+                &self.hs256_secret.as_ref().map(|_| "[redacted]"),
+            )
             .field("public_key_file", &self.public_key_file)
             .field("key_id", &self.key_id)
             .finish()
@@ -178,9 +190,15 @@ impl AuthSettings {
         if let Ok(existing) = std::fs::read_to_string(&path) {
             return Ok(SecretString::from(existing.trim().to_owned()));
         }
-        std::fs::create_dir_all(data_dir).map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
-        let secret = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
-        std::fs::write(&path, &secret).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+        let secret = format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
+        std::fs::write(&path, &secret)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         restrict_permissions(&path);
         Ok(SecretString::from(secret))
     }
@@ -191,15 +209,30 @@ impl AuthSettings {
             "HS256" => VerifyingKey::Hs256(self.hs256_secret_or_dev(data_dir)?),
             "RS256" | "ES256" => {
                 let file = self.public_key_file.as_ref().ok_or_else(|| {
-                    format!("auth.algorithm {} needs auth.public_key_file", self.algorithm)
+                    format!(
+                        "auth.algorithm {} needs auth.public_key_file",
+                        self.algorithm
+                    )
                 })?;
                 let pem = std::fs::read_to_string(file)
                     .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-                if self.algorithm == "RS256" { VerifyingKey::Rs256Pem(pem) } else { VerifyingKey::Es256Pem(pem) }
+                if self.algorithm == "RS256" {
+                    VerifyingKey::Rs256Pem(pem)
+                } else {
+                    VerifyingKey::Es256Pem(pem)
+                }
             }
-            other => return Err(format!("auth.algorithm {other:?} is not one of HS256, RS256, ES256")),
+            other => {
+                return Err(format!(
+                    "auth.algorithm {other:?} is not one of HS256, RS256, ES256"
+                ));
+            }
         };
-        JwtVerifier::new(vec![(self.key_id.clone(), key)], &self.issuer, &self.audience)
+        JwtVerifier::new(
+            vec![(self.key_id.clone(), key)],
+            &self.issuer,
+            &self.audience,
+        )
     }
 }
 
@@ -226,7 +259,11 @@ pub struct TelemetrySettings {
 
 impl Default for TelemetrySettings {
     fn default() -> Self {
-        Self { log_filter: "info".into(), log_format: "pretty".into(), otlp_endpoint: None }
+        Self {
+            log_filter: "info".into(),
+            log_format: "pretty".into(),
+            otlp_endpoint: None,
+        }
     }
 }
 
@@ -261,7 +298,12 @@ pub fn redact_url(url: &str) -> String {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             let userinfo = &url[scheme_end + 3..at];
             match userinfo.find(':') {
-                Some(colon) => format!("{}{}:***{}", &url[..scheme_end + 3], &userinfo[..colon], &url[at..]),
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme_end + 3],
+                    &userinfo[..colon],
+                    &url[at..]
+                ),
                 None => url.to_owned(),
             }
         }
@@ -270,7 +312,11 @@ pub fn redact_url(url: &str) -> String {
 }
 
 /// The database URL of a service: the configured one or `sqlite://<data_dir>/<file>?mode=rwc`.
-pub fn database_url_or_default(configured: Option<&SecretString>, data_dir: &Path, file: &str) -> String {
+pub fn database_url_or_default(
+    configured: Option<&SecretString>,
+    data_dir: &Path,
+    file: &str,
+) -> String {
     match configured {
         Some(url) => url.expose_secret().to_owned(),
         None => format!("sqlite://{}?mode=rwc", data_dir.join(file).display()),
@@ -283,21 +329,32 @@ mod tests {
 
     #[test]
     fn environment_names_map_to_sections() {
-        assert_eq!(env_key_to_path("CUSTOMER_PROFILE_DATABASE_URL"), "customer_profile.database_url");
+        assert_eq!(
+            env_key_to_path("CUSTOMER_PROFILE_DATABASE_URL"),
+            "customer_profile.database_url"
+        );
         assert_eq!(env_key_to_path("AUTH_HS256_SECRET"), "auth.hs256_secret");
         assert_eq!(env_key_to_path("DATA_DIR"), "data_dir");
     }
 
     #[test]
     fn passwords_are_redacted_from_urls() {
-        assert_eq!(redact_url("postgres://app:s3cret@db:5432/x"), "postgres://app:***@db:5432/x");
-        assert_eq!(redact_url("sqlite://data/x.db?mode=rwc"), "sqlite://data/x.db?mode=rwc");
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/x"),
+            "postgres://app:***@db:5432/x"
+        );
+        assert_eq!(
+            redact_url("sqlite://data/x.db?mode=rwc"),
+            "sqlite://data/x.db?mode=rwc"
+        );
     }
 
     #[test]
     fn secrets_do_not_show_in_debug_output() {
         let settings = AuthSettings {
-            hs256_secret: Some(SecretString::from("super-secret-value-0123456789abcdef".to_owned())),
+            hs256_secret: Some(SecretString::from(
+                "super-secret-value-0123456789abcdef".to_owned(),
+            )),
             ..AuthSettings::default()
         };
         assert!(!format!("{settings:?}").contains("super-secret"));
@@ -306,8 +363,12 @@ mod tests {
     #[test]
     fn a_development_secret_is_generated_once_and_reused() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let first = AuthSettings::default().hs256_secret_or_dev(dir.path()).expect("secret");
-        let second = AuthSettings::default().hs256_secret_or_dev(dir.path()).expect("secret");
+        let first = AuthSettings::default()
+            .hs256_secret_or_dev(dir.path())
+            .expect("secret");
+        let second = AuthSettings::default()
+            .hs256_secret_or_dev(dir.path())
+            .expect("secret");
         assert_eq!(first.expose_secret(), second.expose_secret());
         assert!(first.expose_secret().len() >= 32);
     }

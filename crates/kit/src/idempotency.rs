@@ -26,18 +26,34 @@ pub fn fingerprint(content: &[u8]) -> String {
 /// Validates a request id: required, at most 128 characters of `[A-Za-z0-9._:-]`.
 pub fn validate_request_id(field: &str, request_id: &str) -> Result<(), Problem> {
     if request_id.is_empty() {
-        return Err(Problem::invalid(field, "is required: a client-chosen id (a UUID) that makes retries safe"));
+        return Err(Problem::invalid(
+            field,
+            "is required: a client-chosen id (a UUID) that makes retries safe",
+        ));
     }
     if request_id.len() > 128
-        || !request_id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-'))
+        || !request_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-'))
     {
-        return Err(Problem::invalid(field, "must be at most 128 characters of letters, digits and . _ : -"));
+        return Err(Problem::invalid(
+            field,
+            "must be at most 128 characters of letters, digits and . _ : -",
+        ));
     }
     Ok(())
 }
 
 fn placeholders(backend: DbBackend, n: usize) -> Vec<String> {
-    (1..=n).map(|i| if backend == DbBackend::Postgres { format!("${i}") } else { "?".into() }).collect()
+    (1..=n)
+        .map(|i| {
+            if backend == DbBackend::Postgres {
+                format!("${i}")
+            } else {
+                "?".into()
+            }
+        })
+        .collect()
 }
 
 /// Looks up a key in `scope` (usually the method name).
@@ -56,7 +72,9 @@ pub async fn check(
             [scope.into(), key.into()],
         ))
         .await?;
-    let Some(row) = row else { return Ok(Prior::New) };
+    let Some(row) = row else {
+        return Ok(Prior::New);
+    };
     let stored: String = row.try_get("", "fingerprint").map_err(Problem::from)?;
     let resource_id: String = row.try_get("", "resource_id").map_err(Problem::from)?;
     if stored == fingerprint {
@@ -116,7 +134,11 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new("request_id").string().not_null())
                     .col(ColumnDef::new("fingerprint").string().not_null())
                     .col(ColumnDef::new("resource_id").string().not_null())
-                    .col(ColumnDef::new("created_at").timestamp_with_time_zone().not_null())
+                    .col(
+                        ColumnDef::new("created_at")
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
                     .primary_key(Index::create().col("scope").col("request_id"))
                     .to_owned(),
             )
@@ -124,6 +146,8 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.drop_table(Table::drop().table("idempotency_keys").to_owned()).await
+        manager
+            .drop_table(Table::drop().table("idempotency_keys").to_owned())
+            .await
     }
 }

@@ -144,7 +144,13 @@ impl Outbox {
         event_types: &[String],
     ) -> Result<Vec<ChangeEvent>, DbErr> {
         let backend = self.db.get_database_backend();
-        let placeholder = |n: usize| if backend == DbBackend::Postgres { format!("${n}") } else { "?".into() };
+        let placeholder = |n: usize| {
+            if backend == DbBackend::Postgres {
+                format!("${n}")
+            } else {
+                "?".into()
+            }
+        };
         let mut sql = format!(
             "SELECT sequence, event_type, aggregate_id, customer_id, actor_id, occurred_at, type_url, payload \
              FROM outbox WHERE sequence > {}",
@@ -152,12 +158,18 @@ impl Outbox {
         );
         let mut values: Vec<Value> = vec![(after_sequence as i64).into()];
         if !event_types.is_empty() {
-            let list = (0..event_types.len()).map(|i| placeholder(i + 2)).collect::<Vec<_>>().join(", ");
+            let list = (0..event_types.len())
+                .map(|i| placeholder(i + 2))
+                .collect::<Vec<_>>()
+                .join(", ");
             sql.push_str(&format!(" AND event_type IN ({list})"));
             values.extend(event_types.iter().map(|t| Value::from(t.clone())));
         }
         sql.push_str(&format!(" ORDER BY sequence LIMIT {limit}"));
-        let rows = self.db.query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
         rows.into_iter()
             .map(|row| {
                 let occurred_at: DateTime<Utc> = row.try_get("", "occurred_at")?;
@@ -187,7 +199,10 @@ impl Outbox {
         let backend = self.db.get_database_backend();
         let row = self
             .db
-            .query_one_raw(Statement::from_string(backend, "SELECT COALESCE(MAX(sequence), 0) AS head FROM outbox"))
+            .query_one_raw(Statement::from_string(
+                backend,
+                "SELECT COALESCE(MAX(sequence), 0) AS head FROM outbox",
+            ))
             .await?;
         let head: i64 = match row {
             Some(row) => row.try_get("", "head")?,
@@ -281,12 +296,16 @@ impl MigrationTrait for Migration {
             }
         };
         db.execute_unprepared(table).await?;
-        db.execute_unprepared("CREATE INDEX outbox_aggregate ON outbox (aggregate_id, sequence)").await?;
+        db.execute_unprepared("CREATE INDEX outbox_aggregate ON outbox (aggregate_id, sequence)")
+            .await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.get_connection().execute_unprepared("DROP TABLE outbox").await?;
+        manager
+            .get_connection()
+            .execute_unprepared("DROP TABLE outbox")
+            .await?;
         Ok(())
     }
 }

@@ -35,32 +35,49 @@ impl Page {
         let offset = if page_token.is_empty() {
             0
         } else {
-            let (offset, token_fingerprint) = decode_token(page_token)
-                .ok_or_else(|| Problem::invalid("page_token", "is not a token this service issued"))?;
+            let (offset, token_fingerprint) = decode_token(page_token).ok_or_else(|| {
+                Problem::invalid("page_token", "is not a token this service issued")
+            })?;
             if token_fingerprint != fingerprint {
-                return Err(Problem::invalid("page_token", "was issued for a different query"));
+                return Err(Problem::invalid(
+                    "page_token",
+                    "was issued for a different query",
+                ));
             }
             offset
         };
-        Ok(Self { size, offset, fingerprint })
+        Ok(Self {
+            size,
+            offset,
+            fingerprint,
+        })
     }
 
     /// The token of the page after this one, or empty when `total` rows are exhausted.
     pub fn next_token(&self, total: u64) -> String {
         let next = self.offset + self.size;
-        if next >= total { String::new() } else { hex::encode(format!("{next}:{:016x}", self.fingerprint)) }
+        if next >= total {
+            String::new()
+        } else {
+            hex::encode(format!("{next}:{:016x}", self.fingerprint))
+        }
     }
 }
 
 fn fingerprint(filters: &[u8]) -> u64 {
     let digest = Sha256::digest(filters);
-    u64::from_be_bytes([digest[0], digest[1], digest[2], digest[3], digest[4], digest[5], digest[6], digest[7]])
+    u64::from_be_bytes([
+        digest[0], digest[1], digest[2], digest[3], digest[4], digest[5], digest[6], digest[7],
+    ])
 }
 
 fn decode_token(token: &str) -> Option<(u64, u64)> {
     let raw = String::from_utf8(hex::decode(token).ok()?).ok()?;
     let (offset, fingerprint) = raw.split_once(':')?;
-    Some((offset.parse().ok()?, u64::from_str_radix(fingerprint, 16).ok()?))
+    Some((
+        offset.parse().ok()?,
+        u64::from_str_radix(fingerprint, 16).ok()?,
+    ))
 }
 
 /// Converts a count to the `int32 total_size` of a list response.

@@ -20,7 +20,10 @@ pub struct FieldViolation {
 impl FieldViolation {
     /// A violation of `field` for `reason`.
     pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self { field: field.into(), reason: reason.into() }
+        Self {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 
     /// The same violation with `prefix.` put before the field path.
@@ -69,7 +72,11 @@ impl Violations {
     }
     /// `Ok(value)` when nothing was recorded, else the violations as a problem.
     pub fn finish<T>(self, value: impl FnOnce() -> T) -> Result<T, Problem> {
-        if self.0.is_empty() { Ok(value()) } else { Err(Problem::InvalidArgument(self.0)) }
+        if self.0.is_empty() {
+            Ok(value())
+        } else {
+            Err(Problem::InvalidArgument(self.0))
+        }
     }
 }
 
@@ -146,7 +153,11 @@ pub enum Problem {
 }
 
 fn describe(violations: &[FieldViolation]) -> String {
-    violations.iter().map(|v| format!("{}: {}", v.field, v.reason)).collect::<Vec<_>>().join("; ")
+    violations
+        .iter()
+        .map(|v| format!("{}: {}", v.field, v.reason))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl Problem {
@@ -156,20 +167,31 @@ impl Problem {
     }
     /// A broken business rule.
     pub fn precondition(reason: &'static str, message: impl Into<String>) -> Self {
-        Problem::FailedPrecondition { reason, message: message.into(), metadata: Vec::new() }
+        Problem::FailedPrecondition {
+            reason,
+            message: message.into(),
+            metadata: Vec::new(),
+        }
     }
     /// Not allowed.
     pub fn denied(message: impl Into<String>) -> Self {
-        Problem::PermissionDenied { message: message.into() }
+        Problem::PermissionDenied {
+            message: message.into(),
+        }
     }
     /// Not found.
     pub fn not_found(resource: &'static str, id: impl Into<String>) -> Self {
-        Problem::NotFound { resource, id: id.into() }
+        Problem::NotFound {
+            resource,
+            id: id.into(),
+        }
     }
     /// A stale etag.
     pub fn stale(expected: &str, current: &str) -> Self {
         Problem::Aborted {
-            message: format!("etag {expected:?} is stale: the record is now at {current:?}; read it again"),
+            message: format!(
+                "etag {expected:?} is stale: the record is now at {current:?}; read it again"
+            ),
         }
     }
     /// An unexpected failure; `cause` is logged, not shown.
@@ -184,7 +206,9 @@ impl From<sea_orm::DbErr> for Problem {
         match err {
             DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => {
                 tracing::warn!(error = %err, "database unavailable");
-                Problem::Unavailable { what: "database".into() }
+                Problem::Unavailable {
+                    what: "database".into(),
+                }
             }
             other => Problem::Internal(format!("database: {other}")),
         }
@@ -205,5 +229,8 @@ where
 
 /// Whether a database error is a unique-constraint violation (a concurrent insert won).
 pub fn is_unique_violation(err: &sea_orm::DbErr) -> bool {
-    matches!(err.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
+    matches!(
+        err.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
 }

@@ -82,7 +82,10 @@ pub fn authenticate(
     verifier: Arc<JwtVerifier>,
 ) -> impl Fn(Request<()>) -> Result<Request<()>, Status> + Clone + Send + Sync + 'static {
     move |mut request: Request<()>| {
-        let header = request.metadata().get("authorization").and_then(|v| v.to_str().ok());
+        let header = request
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok());
         let caller = verifier.verify_header(header).map_err(Status::from)?;
         request.extensions_mut().insert(caller);
         Ok(request)
@@ -95,7 +98,9 @@ pub fn caller<T>(request: &Request<T>) -> Result<Caller, crate::Problem> {
         .extensions()
         .get::<Caller>()
         .cloned()
-        .ok_or_else(|| crate::Problem::Unauthenticated { message: "no authenticated caller".into() })
+        .ok_or_else(|| crate::Problem::Unauthenticated {
+            message: "no authenticated caller".into(),
+        })
 }
 
 /// One gRPC server: the business services in `routes` (already wrapped with their interceptors
@@ -112,10 +117,16 @@ pub struct GrpcServer {
 impl GrpcServer {
     /// Serves on `listener` until `shutdown` fires, then stops accepting, lets in-flight calls
     /// finish for up to the grace period, and returns.
-    pub async fn serve(self, listener: TcpListener, mut shutdown: ShutdownSignal) -> Result<(), String> {
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        mut shutdown: ShutdownSignal,
+    ) -> Result<(), String> {
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
         for name in &self.service_names {
-            health_reporter.set_service_status(*name, tonic_health::ServingStatus::Serving).await;
+            health_reporter
+                .set_service_status(*name, tonic_health::ServingStatus::Serving)
+                .await;
         }
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(dossier_proto::FILE_DESCRIPTOR_SET)
@@ -129,7 +140,11 @@ impl GrpcServer {
             .map_err(|e| format!("reflection: {e}"))?;
 
         let limits = &self.limits;
-        let routes = self.routes.add_service(health_service).add_service(reflection).add_service(reflection_alpha);
+        let routes = self
+            .routes
+            .add_service(health_service)
+            .add_service(reflection)
+            .add_service(reflection_alpha);
 
         let mut stop_signal = shutdown.clone();
         let server = Server::builder()
@@ -141,7 +156,9 @@ impl GrpcServer {
             .trace_fn(|request| tracing::info_span!("grpc", method = %request.uri().path()))
             // One limit for the whole server, shared by all connections, so a burst waits
             // instead of exhausting the database pool.
-            .layer(tower::limit::GlobalConcurrencyLimitLayer::new(limits.concurrency_limit))
+            .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+                limits.concurrency_limit,
+            ))
             .layer(tonic_web::GrpcWebLayer::new())
             .add_routes(routes)
             .serve_with_incoming_shutdown(
@@ -157,12 +174,17 @@ impl GrpcServer {
         }
         // Load balancers stop sending new calls while the in-flight ones finish.
         for name in &self.service_names {
-            health_reporter.set_service_status(*name, tonic_health::ServingStatus::NotServing).await;
+            health_reporter
+                .set_service_status(*name, tonic_health::ServingStatus::NotServing)
+                .await;
         }
         match tokio::time::timeout(grace, server).await {
             Ok(result) => result.map_err(|e| format!("server: {e}")),
             Err(_) => {
-                tracing::warn!(grace_secs = grace.as_secs(), "in-flight calls did not finish in time");
+                tracing::warn!(
+                    grace_secs = grace.as_secs(),
+                    "in-flight calls did not finish in time"
+                );
                 Ok(())
             }
         }
@@ -171,5 +193,7 @@ impl GrpcServer {
 
 /// Binds a listener; port 0 picks a free port (tests).
 pub async fn bind(address: std::net::SocketAddr) -> Result<TcpListener, String> {
-    TcpListener::bind(address).await.map_err(|e| format!("cannot listen on {address}: {e}"))
+    TcpListener::bind(address)
+        .await
+        .map_err(|e| format!("cannot listen on {address}: {e}"))
 }

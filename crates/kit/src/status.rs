@@ -14,7 +14,11 @@ impl From<Problem> for Status {
                 for v in &violations {
                     details.add_bad_request_violation(v.field.clone(), v.reason.clone());
                 }
-                details.set_error_info("INVALID_ARGUMENT", ERROR_DOMAIN, std::collections::HashMap::new());
+                details.set_error_info(
+                    "INVALID_ARGUMENT",
+                    ERROR_DOMAIN,
+                    std::collections::HashMap::new(),
+                );
                 let message = violations
                     .iter()
                     .map(|v| format!("{}: {}", v.field, v.reason))
@@ -28,25 +32,40 @@ impl From<Problem> for Status {
                 "NOT_FOUND",
                 vec![("resource".into(), resource.into()), ("id".into(), id)],
             ),
-            Problem::AlreadyExists { resource, existing_id, reason, message } => with_info(
+            Problem::AlreadyExists {
+                resource,
+                existing_id,
+                reason,
+                message,
+            } => with_info(
                 Code::AlreadyExists,
                 format!("{message} (existing {resource}: {existing_id})"),
                 reason,
-                vec![("resource".into(), resource.into()), ("existing_id".into(), existing_id)],
+                vec![
+                    ("resource".into(), resource.into()),
+                    ("existing_id".into(), existing_id),
+                ],
             ),
-            Problem::FailedPrecondition { reason, message, metadata } => {
-                with_info(Code::FailedPrecondition, message, reason, metadata)
+            Problem::FailedPrecondition {
+                reason,
+                message,
+                metadata,
+            } => with_info(Code::FailedPrecondition, message, reason, metadata),
+            Problem::Aborted { message } => {
+                with_info(Code::Aborted, message, "ETAG_MISMATCH", vec![])
             }
-            Problem::Aborted { message } => with_info(Code::Aborted, message, "ETAG_MISMATCH", vec![]),
             Problem::PermissionDenied { message } => {
                 with_info(Code::PermissionDenied, message, "PERMISSION_DENIED", vec![])
             }
             Problem::Unauthenticated { message } => {
                 with_info(Code::Unauthenticated, message, "UNAUTHENTICATED", vec![])
             }
-            Problem::ResourceExhausted { message } => {
-                with_info(Code::ResourceExhausted, message, "RESOURCE_EXHAUSTED", vec![])
-            }
+            Problem::ResourceExhausted { message } => with_info(
+                Code::ResourceExhausted,
+                message,
+                "RESOURCE_EXHAUSTED",
+                vec![],
+            ),
             Problem::Unavailable { what } => with_info(
                 Code::Unavailable,
                 format!("{what} is unavailable; retry later"),
@@ -63,6 +82,12 @@ impl From<Problem> for Status {
 }
 
 fn with_info(code: Code, message: String, reason: &str, metadata: Vec<(String, String)>) -> Status {
-    let details = ErrorDetails::with_error_info(reason, ERROR_DOMAIN, metadata.into_iter().collect::<std::collections::HashMap<_, _>>());
+    let details = ErrorDetails::with_error_info(
+        reason,
+        ERROR_DOMAIN,
+        metadata
+            .into_iter()
+            .collect::<std::collections::HashMap<_, _>>(),
+    );
     Status::with_error_details(code, message, details)
 }

@@ -31,7 +31,10 @@ pub fn init(settings: &TelemetrySettings, service_name: &str) -> Result<Telemetr
         .or_else(|_| EnvFilter::try_new(&settings.log_filter))
         .map_err(|e| format!("telemetry.log_filter: {e}"))?;
     let fmt_layer = if settings.log_format == "json" {
-        tracing_subscriber::fmt::layer().json().with_current_span(true).boxed()
+        tracing_subscriber::fmt::layer()
+            .json()
+            .with_current_span(true)
+            .boxed()
     } else {
         tracing_subscriber::fmt::layer().with_target(false).boxed()
     };
@@ -46,17 +49,26 @@ pub fn init(settings: &TelemetrySettings, service_name: &str) -> Result<Telemetr
             let provider = SdkTracerProvider::builder()
                 .with_batch_exporter(exporter)
                 .with_resource(
-                    opentelemetry_sdk::Resource::builder().with_service_name(service_name.to_owned()).build(),
+                    opentelemetry_sdk::Resource::builder()
+                        .with_service_name(service_name.to_owned())
+                        .build(),
                 )
                 .build();
             let tracer = provider.tracer(service_name.to_owned());
             opentelemetry::global::set_tracer_provider(provider.clone());
-            (Some(tracing_opentelemetry::layer().with_tracer(tracer)), Some(provider))
+            (
+                Some(tracing_opentelemetry::layer().with_tracer(tracer)),
+                Some(provider),
+            )
         }
         None => (None, None),
     };
 
-    let installed = tracing_subscriber::registry().with(filter).with(fmt_layer).with(otel_layer).try_init();
+    let installed = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt_layer)
+        .with(otel_layer)
+        .try_init();
     if installed.is_err() {
         // Already installed by an earlier call in this process; keep that one.
         return Ok(TelemetryGuard::default());

@@ -61,7 +61,9 @@ pub mod dossier {
 
 pub use dossier::common::v1 as common;
 pub use dossier::customer::v1 as customer;
-pub use dossier::{analytics::v1 as analytics, complaint::v1 as complaint, contract::v1 as contract};
+pub use dossier::{
+    analytics::v1 as analytics, complaint::v1 as complaint, contract::v1 as contract,
+};
 pub use dossier::{gateway::v1 as gateway, visit::v1 as visit};
 
 /// The encoded `FileDescriptorSet` of the whole contract, imports included.

@@ -55,7 +55,10 @@ pub fn annotation(field: &FieldDescriptor) -> FieldAnnotation {
         }
     };
     let customer_ref = options.has_extension(&ext.customer_ref)
-        && matches!(options.get_extension(&ext.customer_ref).as_ref(), Value::Bool(true));
+        && matches!(
+            options.get_extension(&ext.customer_ref).as_ref(),
+            Value::Bool(true)
+        );
     FieldAnnotation {
         sensitivity: Sensitivity::try_from(enum_value(&ext.sensitivity))
             .unwrap_or(Sensitivity::Unspecified),

@@ -22,8 +22,14 @@ fn every_field_of_the_contract_carries_a_sensitivity_class() {
             }
         }
     }
-    assert!(fields > 100, "expected the whole contract, saw {fields} fields");
-    assert!(missing.is_empty(), "fields without a sensitivity class: {missing:#?}");
+    assert!(
+        fields > 100,
+        "expected the whole contract, saw {fields} fields"
+    );
+    assert!(
+        missing.is_empty(),
+        "fields without a sensitivity class: {missing:#?}"
+    );
 }
 
 #[test]
@@ -55,9 +61,17 @@ fn enums_start_with_an_unspecified_zero_value() {
         if !file.package_name().starts_with("dossier.") {
             continue;
         }
-        for en in file.enums().chain(file.messages().flat_map(|m| m.child_enums().collect::<Vec<_>>())) {
+        for en in file.enums().chain(
+            file.messages()
+                .flat_map(|m| m.child_enums().collect::<Vec<_>>()),
+        ) {
             let zero = en.get_value(0).expect("every enum has a zero value");
-            assert!(zero.name().ends_with("_UNSPECIFIED"), "{} zero is {}", en.full_name(), zero.name());
+            assert!(
+                zero.name().ends_with("_UNSPECIFIED"),
+                "{} zero is {}",
+                en.full_name(),
+                zero.name()
+            );
         }
     }
 }

@@ -46,7 +46,11 @@ impl TestDb {
     fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
-        TestDb { url, _dir: Some(dir), postgres: None }
+        TestDb {
+            url,
+            _dir: Some(dir),
+            postgres: None,
+        }
     }
 
     async fn postgres(admin_url: String) -> TestDb {
@@ -54,22 +58,36 @@ impl TestDb {
         let admin = sea_orm::Database::connect(admin_url.as_str())
             .await
             .unwrap_or_else(|e| panic!("{POSTGRES_ENV} is set but PostgreSQL is unreachable: {e}"));
-        admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create test database");
         let _ = admin.close().await;
         let url = replace_database(&admin_url, &name);
-        TestDb { url, _dir: None, postgres: Some((admin_url, name)) }
+        TestDb {
+            url,
+            _dir: None,
+            postgres: Some((admin_url, name)),
+        }
     }
 }
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let Some((admin_url, name)) = self.postgres.take() else { return };
+        let Some((admin_url, name)) = self.postgres.take() else {
+            return;
+        };
         // Drop runs outside async: do the cleanup on a thread with its own runtime.
         let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
             runtime.block_on(async {
                 if let Ok(admin) = sea_orm::Database::connect(admin_url.as_str()).await {
-                    let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+                    let _ = admin
+                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
                     let _ = admin.close().await;
                 }
             });
@@ -85,7 +103,10 @@ fn replace_database(url: &str, name: &str) -> String {
         None => (url, None),
     };
     let authority_start = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let path_start = base[authority_start..].find('/').map(|i| authority_start + i).unwrap_or(base.len());
+    let path_start = base[authority_start..]
+        .find('/')
+        .map(|i| authority_start + i)
+        .unwrap_or(base.len());
     let mut out = format!("{}/{}", &base[..path_start], name);
     if let Some(query) = query {
         out.push('?');
@@ -130,9 +151,10 @@ pub fn token(role: Role, sub: &str, team: &str) -> String {
 /// Wraps `message` in a request carrying `token`.
 pub fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse().expect("ascii header"));
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("ascii header"),
+    );
     request
 }
 
@@ -142,8 +164,17 @@ mod tests {
 
     #[test]
     fn the_database_name_is_replaced() {
-        assert_eq!(replace_database("postgres://p@h:5432/test", "x"), "postgres://p@h:5432/x");
-        assert_eq!(replace_database("postgres://p@h/test?sslmode=disable", "x"), "postgres://p@h/x?sslmode=disable");
-        assert_eq!(replace_database("postgres://p@h:5432", "x"), "postgres://p@h:5432/x");
+        assert_eq!(
+            replace_database("postgres://p@h:5432/test", "x"),
+            "postgres://p@h:5432/x"
+        );
+        assert_eq!(
+            replace_database("postgres://p@h/test?sslmode=disable", "x"),
+            "postgres://p@h/x?sslmode=disable"
+        );
+        assert_eq!(
+            replace_database("postgres://p@h:5432", "x"),
+            "postgres://p@h:5432/x"
+        );
     }
 }

@@ -52,7 +52,9 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            listen: DEFAULT_LISTEN.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 50061))),
+            listen: DEFAULT_LISTEN
+                .parse()
+                .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 50061))),
             database_url: None,
             review_interval_days: domain::policy::DEFAULT_REVIEW_INTERVAL_DAYS,
             max_document_bytes: domain::catalogue::DEFAULT_MAX_DOCUMENT_BYTES,
@@ -82,27 +84,48 @@ pub struct Application {
 impl Application {
     /// Builds the service from configuration: connects and migrates its database, binds its
     /// port (`listen`, port 0 for any free one).
-    pub async fn build(config: &Config, clock: SharedClock, shutdown: ShutdownSignal) -> Result<Self, String> {
+    pub async fn build(
+        config: &Config,
+        clock: SharedClock,
+        shutdown: ShutdownSignal,
+    ) -> Result<Self, String> {
         let common = config.common()?;
         let settings: Settings = config.section(CONFIG_SECTION)?;
-        let database_url = database_url_or_default(settings.database_url.as_ref(), &common.data_dir, DATABASE_FILE);
+        let database_url = database_url_or_default(
+            settings.database_url.as_ref(),
+            &common.data_dir,
+            DATABASE_FILE,
+        );
         let db = dossier_kit::db::connect_and_migrate::<store::migration::Migrator>(&database_url)
             .await
-            .map_err(|e| format!("{SERVICE_NAME} database {}: {e}", dossier_kit::config::redact_url(&database_url)))?;
+            .map_err(|e| {
+                format!(
+                    "{SERVICE_NAME} database {}: {e}",
+                    dossier_kit::config::redact_url(&database_url)
+                )
+            })?;
         let verifier = Arc::new(common.auth.verifier(&common.data_dir)?);
         let listener = bind(settings.listen).await?;
         let limits = common.limits.clone();
-        let api = api::CustomerApi::new(store::Store::new(db), clock, Arc::new(settings), shutdown.clone());
+        let api = api::CustomerApi::new(
+            store::Store::new(db),
+            clock,
+            Arc::new(settings),
+            shutdown.clone(),
+        );
         let service = CustomerServiceServer::new(api)
             .max_decoding_message_size(limits.max_message_bytes)
             .max_encoding_message_size(limits.max_message_bytes);
-        let routes = tonic::service::Routes::new(tonic::service::interceptor::InterceptedService::new(
-            service,
-            authenticate(verifier),
-        ));
+        let routes = tonic::service::Routes::new(
+            tonic::service::interceptor::InterceptedService::new(service, authenticate(verifier)),
+        );
         Ok(Self {
             listener,
-            server: GrpcServer { routes, service_names: vec![GRPC_SERVICE], limits },
+            server: GrpcServer {
+                routes,
+                service_names: vec![GRPC_SERVICE],
+                limits,
+            },
             shutdown,
             database_url,
         })

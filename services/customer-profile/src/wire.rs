@@ -33,13 +33,28 @@ pub fn card_from_proto(c: &pb::Customer) -> Result<CustomerCard, Violations> {
         industry: c.industry.trim().to_owned(),
         business_scope: c.business_scope.trim().to_owned(),
         ownership: enum_field(&mut v, "ownership", c.ownership, Ownership::from_number),
-        customer_type: enum_field(&mut v, "customer_type", c.customer_type, CustomerType::from_number),
+        customer_type: enum_field(
+            &mut v,
+            "customer_type",
+            c.customer_type,
+            CustomerType::from_number,
+        ),
         channel: enum_field(&mut v, "channel", c.channel, Channel::from_number),
         grade: enum_field(&mut v, "grade", c.grade, Grade::from_number),
-        trade_standing: enum_field(&mut v, "trade_standing", c.trade_standing, TradeStanding::from_number),
+        trade_standing: enum_field(
+            &mut v,
+            "trade_standing",
+            c.trade_standing,
+            TradeStanding::from_number,
+        ),
         lifecycle: enum_field(&mut v, "lifecycle", c.lifecycle, Lifecycle::from_number),
         region: c.region.trim().to_owned(),
-        location_type: enum_field(&mut v, "location_type", c.location_type, LocationType::from_number),
+        location_type: enum_field(
+            &mut v,
+            "location_type",
+            c.location_type,
+            LocationType::from_number,
+        ),
         route_code: c.route_code.trim().to_owned(),
         route_order: c.route_order,
         owner_id: c.owner_id.trim().to_owned(),
@@ -58,7 +73,11 @@ pub fn card_from_proto(c: &pb::Customer) -> Result<CustomerCard, Violations> {
             .map(|(i, comp)| Competitor {
                 name: comp.name.trim().to_owned(),
                 products: comp.products.trim().to_owned(),
-                share_percent: decimal_field(&mut v, &format!("competitors[{i}].share_percent"), &comp.share_percent),
+                share_percent: decimal_field(
+                    &mut v,
+                    &format!("competitors[{i}].share_percent"),
+                    &comp.share_percent,
+                ),
                 price: comp.price.trim().to_owned(),
                 policy: comp.policy.trim().to_owned(),
             })
@@ -68,14 +87,22 @@ pub fn card_from_proto(c: &pb::Customer) -> Result<CustomerCard, Violations> {
             .as_ref()
             .map(|f| Finance {
                 debt_ratio: decimal_field(&mut v, "finance.debt_ratio", &f.debt_ratio),
-                return_on_assets: decimal_field(&mut v, "finance.return_on_assets", &f.return_on_assets),
+                return_on_assets: decimal_field(
+                    &mut v,
+                    "finance.return_on_assets",
+                    &f.return_on_assets,
+                ),
                 total_assets: decimal_field(&mut v, "finance.total_assets", &f.total_assets),
                 condition: f.condition.trim().to_owned(),
             })
             .unwrap_or_default(),
         notes: c.notes.trim().to_owned(),
-        founded_date: v.check(parse_date("founded_date", &c.founded_date)).flatten(),
-        first_trade_date: v.check(parse_date("first_trade_date", &c.first_trade_date)).flatten(),
+        founded_date: v
+            .check(parse_date("founded_date", &c.founded_date))
+            .flatten(),
+        first_trade_date: v
+            .check(parse_date("first_trade_date", &c.first_trade_date))
+            .flatten(),
         staff_count: (c.staff_count != 0).then_some(c.staff_count),
         yearly_sales: decimal_field(&mut v, "yearly_sales", &c.yearly_sales),
         tags: c.tags.iter().map(|t| t.trim().to_owned()).collect(),
@@ -97,7 +124,9 @@ pub fn card_from_proto(c: &pb::Customer) -> Result<CustomerCard, Violations> {
         price_float: c.price_float.trim().to_owned(),
         person: c.person.as_ref().map(|p| PersonDetails {
             sex: enum_field(&mut v, "person.sex", p.sex, Sex::from_number),
-            birth_date: v.check(parse_date("person.birth_date", &p.birth_date)).flatten(),
+            birth_date: v
+                .check(parse_date("person.birth_date", &p.birth_date))
+                .flatten(),
             employer: p.employer.trim().to_owned(),
             title: p.title.trim().to_owned(),
             education: p.education.trim().to_owned(),
@@ -120,7 +149,9 @@ fn contact_from_proto(v: &mut Violations, at: &str, c: &pb::Contact) -> Contact 
         role: enum_field(v, &format!("{at}.role"), c.role, ContactRole::from_number),
         phone: text_field(v, &format!("{at}.phone"), &c.phone, Phone::parse),
         email: text_field(v, &format!("{at}.email"), &c.email, Email::parse),
-        birth_date: v.check(parse_date(&format!("{at}.birth_date"), &c.birth_date)).flatten(),
+        birth_date: v
+            .check(parse_date(&format!("{at}.birth_date"), &c.birth_date))
+            .flatten(),
         education: c.education.trim().to_owned(),
         native_place: c.native_place.trim().to_owned(),
         character: c.character.trim().to_owned(),
@@ -132,15 +163,26 @@ fn contact_from_proto(v: &mut Violations, at: &str, c: &pb::Contact) -> Contact 
 }
 
 /// Parses an optional formatted text field: empty means absent.
-fn text_field<T>(v: &mut Violations, field: &str, raw: &str, parse: fn(&str) -> Result<T, String>) -> Option<T> {
+fn text_field<T>(
+    v: &mut Violations,
+    field: &str,
+    raw: &str,
+    parse: fn(&str) -> Result<T, String>,
+) -> Option<T> {
     if raw.trim().is_empty() {
         return None;
     }
     v.check(parse(raw).map_err(|reason| FieldViolation::new(field, reason)))
 }
 
-fn enum_field<T>(v: &mut Violations, field: &str, number: i32, parse: fn(i32) -> Result<Option<T>, String>) -> Option<T> {
-    v.check(parse(number).map_err(|reason| FieldViolation::new(field, reason))).flatten()
+fn enum_field<T>(
+    v: &mut Violations,
+    field: &str,
+    number: i32,
+    parse: fn(i32) -> Result<Option<T>, String>,
+) -> Option<T> {
+    v.check(parse(number).map_err(|reason| FieldViolation::new(field, reason)))
+        .flatten()
 }
 
 /// Parses an optional decimal string (`"12500.00"`); exponents and floats' spellings are refused.
@@ -150,12 +192,20 @@ pub fn parse_decimal(field: &str, raw: &str) -> Result<Option<Decimal>, FieldVio
         return Ok(None);
     }
     if raw.contains(['e', 'E']) {
-        return Err(FieldViolation::new(field, "must be a plain decimal such as 12500.00"));
+        return Err(FieldViolation::new(
+            field,
+            "must be a plain decimal such as 12500.00",
+        ));
     }
     Decimal::from_str_exact(raw)
         .or_else(|_| Decimal::from_str(raw))
         .map(Some)
-        .map_err(|_| FieldViolation::new(field, format!("{raw:?} is not a decimal number such as 12500.00")))
+        .map_err(|_| {
+            FieldViolation::new(
+                field,
+                format!("{raw:?} is not a decimal number such as 12500.00"),
+            )
+        })
 }
 
 fn decimal_field(v: &mut Violations, field: &str, raw: &str) -> Option<Decimal> {
@@ -245,7 +295,11 @@ pub fn card_to_proto(card: &CustomerCard) -> pb::Customer {
         supply_sources: card
             .supply_sources
             .iter()
-            .map(|s| pb::SupplySource { name: s.name.clone(), address: s.address.clone(), manager: s.manager.clone() })
+            .map(|s| pb::SupplySource {
+                name: s.name.clone(),
+                address: s.address.clone(),
+                manager: s.manager.clone(),
+            })
             .collect(),
         sales_situation: card.sales_situation.clone(),
         usage: card.usage.clone(),
@@ -353,11 +407,16 @@ pub fn version_to_proto(v: &crate::store::VersionRecord) -> pb::CustomerVersion 
 /// The top-level fields a message sets (non-default values), by name.
 pub fn fields_set(message: &pb::Customer) -> Vec<String> {
     use prost::Message;
-    let Some(descriptor) = dossier_proto::descriptor_pool().get_message_by_name("dossier.customer.v1.Customer") else {
+    let Some(descriptor) =
+        dossier_proto::descriptor_pool().get_message_by_name("dossier.customer.v1.Customer")
+    else {
         return Vec::new();
     };
     match prost_reflect::DynamicMessage::decode(descriptor, message.encode_to_vec().as_slice()) {
-        Ok(dynamic) => dynamic.fields().map(|(field, _)| field.name().to_owned()).collect(),
+        Ok(dynamic) => dynamic
+            .fields()
+            .map(|(field, _)| field.name().to_owned())
+            .collect(),
         Err(_) => Vec::new(),
     }
 }

@@ -25,13 +25,21 @@ pub struct ServiceEntry {
     /// Name used on the command line.
     pub name: &'static str,
     /// Builds it (connects, migrates, binds).
-    pub start: fn(Config, SharedClock, ShutdownSignal) -> BoxFuture<'static, Result<Started, String>>,
+    pub start:
+        fn(Config, SharedClock, ShutdownSignal) -> BoxFuture<'static, Result<Started, String>>,
 }
 
 /// Every service built so far.
-pub const SERVICES: &[ServiceEntry] = &[ServiceEntry { name: dossier_customer_profile::SERVICE_NAME, start: start_customer_profile }];
+pub const SERVICES: &[ServiceEntry] = &[ServiceEntry {
+    name: dossier_customer_profile::SERVICE_NAME,
+    start: start_customer_profile,
+}];
 
-fn start_customer_profile(config: Config, clock: SharedClock, shutdown: ShutdownSignal) -> BoxFuture<'static, Result<Started, String>> {
+fn start_customer_profile(
+    config: Config,
+    clock: SharedClock,
+    shutdown: ShutdownSignal,
+) -> BoxFuture<'static, Result<Started, String>> {
     Box::pin(async move {
         let app = dossier_customer_profile::Application::build(&config, clock, shutdown).await?;
         Ok(Started {
@@ -51,5 +59,9 @@ pub fn find(name: &str) -> Option<&'static ServiceEntry> {
 
 /// The names of all services, for messages.
 pub fn names() -> String {
-    SERVICES.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
+    SERVICES
+        .iter()
+        .map(|s| s.name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -21,14 +21,14 @@ use futures::{Stream, StreamExt};
 use prost::Message;
 use tonic::{Request, Response, Status};
 
-use crate::domain::card::{self, CustomerCard, editable_fields, MANAGED_FIELDS};
+use crate::Settings;
+use crate::domain::card::{self, CustomerCard, MANAGED_FIELDS, editable_fields};
 use crate::domain::catalogue::{DocumentCategory, check_content};
 use crate::domain::classification::*;
 use crate::domain::completeness;
 use crate::domain::policy::{Operation, authorize, next_review_due};
 use crate::store::{Change, CustomerFilter, NewDocument, Ordering, Store};
 use crate::wire::{self, card_from_proto, customer_to_proto};
-use crate::Settings;
 
 /// The CustomerService implementation.
 #[derive(Clone)]
@@ -46,14 +46,26 @@ fn reply<T>(result: Result<T, Problem>) -> Reply<T> {
 }
 
 fn required(field: &str, value: &str) -> Result<(), Problem> {
-    if value.trim().is_empty() { Err(Problem::invalid(field, "is required")) } else { Ok(()) }
+    if value.trim().is_empty() {
+        Err(Problem::invalid(field, "is required"))
+    } else {
+        Ok(())
+    }
 }
 
 /// Parses a card, prefixing violations with `prefix`, and checks the whole-card rules.
-fn parse_valid_card(prefix: &str, message: &pb::Customer, today: chrono::NaiveDate) -> Result<CustomerCard, Problem> {
+fn parse_valid_card(
+    prefix: &str,
+    message: &pb::Customer,
+    today: chrono::NaiveDate,
+) -> Result<CustomerCard, Problem> {
     let card = card_from_proto(message).map_err(|v| under(prefix, v))?;
     let violations = card::validate(&card, today);
-    if violations.is_empty() { Ok(card) } else { Err(under(prefix, violations)) }
+    if violations.is_empty() {
+        Ok(card)
+    } else {
+        Err(under(prefix, violations))
+    }
 }
 
 fn under(prefix: &str, violations: Violations) -> Problem {
@@ -64,22 +76,50 @@ fn under(prefix: &str, violations: Violations) -> Problem {
 
 impl CustomerApi {
     /// The service over `store`.
-    pub fn new(store: Store, clock: SharedClock, settings: Arc<Settings>, shutdown: ShutdownSignal) -> Self {
-        Self { store, clock, settings, shutdown }
+    pub fn new(
+        store: Store,
+        clock: SharedClock,
+        settings: Arc<Settings>,
+        shutdown: ShutdownSignal,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            settings,
+            shutdown,
+        }
     }
 
     fn today(&self) -> chrono::NaiveDate {
         self.clock.now().date_naive()
     }
 
-    fn change<'a>(&self, caller: &'a Caller, kind: ChangeKind, verb: &'static str, etag: &'a str) -> Change<'a> {
-        Change { caller, now: self.clock.now(), kind, verb, etag }
+    fn change<'a>(
+        &self,
+        caller: &'a Caller,
+        kind: ChangeKind,
+        verb: &'static str,
+        etag: &'a str,
+    ) -> Change<'a> {
+        Change {
+            caller,
+            now: self.clock.now(),
+            kind,
+            verb,
+            etag,
+        }
     }
 
-    async fn create(&self, caller: Caller, request: pb::CreateCustomerRequest) -> Result<pb::Customer, Problem> {
+    async fn create(
+        &self,
+        caller: Caller,
+        request: pb::CreateCustomerRequest,
+    ) -> Result<pb::Customer, Problem> {
         authorize(&caller, Operation::Write)?;
         validate_request_id("request_id", &request.request_id)?;
-        let message = request.customer.ok_or_else(|| Problem::invalid("customer", "is required"))?;
+        let message = request
+            .customer
+            .ok_or_else(|| Problem::invalid("customer", "is required"))?;
         let card = parse_valid_card("customer", &message, self.today())?;
         let record = self
             .store
@@ -95,9 +135,15 @@ impl CustomerApi {
         Ok(customer_to_proto(&record))
     }
 
-    async fn update(&self, caller: Caller, request: pb::UpdateCustomerRequest) -> Result<pb::Customer, Problem> {
+    async fn update(
+        &self,
+        caller: Caller,
+        request: pb::UpdateCustomerRequest,
+    ) -> Result<pb::Customer, Problem> {
         authorize(&caller, Operation::Write)?;
-        let message = request.customer.ok_or_else(|| Problem::invalid("customer", "is required"))?;
+        let message = request
+            .customer
+            .ok_or_else(|| Problem::invalid("customer", "is required"))?;
         required("customer.id", &message.id)?;
         let paths = update_paths(&message, request.update_mask.as_ref())?;
         // Only the fields being changed must parse; the others are ignored, as AIP-134 asks.
@@ -107,7 +153,13 @@ impl CustomerApi {
                 let relevant: Vec<_> = violations
                     .list()
                     .iter()
-                    .filter(|v| paths.iter().any(|p| v.field == *p || v.field.starts_with(&format!("{p}.")) || v.field.starts_with(&format!("{p}["))))
+                    .filter(|v| {
+                        paths.iter().any(|p| {
+                            v.field == *p
+                                || v.field.starts_with(&format!("{p}."))
+                                || v.field.starts_with(&format!("{p}["))
+                        })
+                    })
                     .cloned()
                     .collect();
                 if !relevant.is_empty() {
@@ -120,24 +172,46 @@ impl CustomerApi {
                 CustomerCard::default()
             }
         };
-        let etag = if request.etag.is_empty() { message.etag.clone() } else { request.etag.clone() };
+        let etag = if request.etag.is_empty() {
+            message.etag.clone()
+        } else {
+            request.etag.clone()
+        };
         let today = self.today();
         let record = self
             .store
-            .change(&message.id, self.change(&caller, ChangeKind::Updated, "updated", &etag), |record| {
-                record.ensure_active()?;
-                card::apply_fields(&mut record.card, &incoming, &paths);
-                let violations = card::validate(&record.card, today);
-                if violations.is_empty() { Ok(String::new()) } else { Err(under("customer", violations)) }
-            })
+            .change(
+                &message.id,
+                self.change(&caller, ChangeKind::Updated, "updated", &etag),
+                |record| {
+                    record.ensure_active()?;
+                    card::apply_fields(&mut record.card, &incoming, &paths);
+                    let violations = card::validate(&record.card, today);
+                    if violations.is_empty() {
+                        Ok(String::new())
+                    } else {
+                        Err(under("customer", violations))
+                    }
+                },
+            )
             .await?;
         Ok(customer_to_proto(&record))
     }
 
-    async fn list(&self, request: pb::ListCustomersRequest) -> Result<pb::ListCustomersResponse, Problem> {
+    async fn list(
+        &self,
+        request: pb::ListCustomersRequest,
+    ) -> Result<pb::ListCustomersResponse, Problem> {
         let (filter, ordering, descending) = self.filter_of(&request)?;
-        let page = Page::parse(request.page_size, &request.page_token, &filter_bytes(&request))?;
-        let (records, total) = self.store.list(&filter, ordering, descending, page.offset, page.size).await?;
+        let page = Page::parse(
+            request.page_size,
+            &request.page_token,
+            &filter_bytes(&request),
+        )?;
+        let (records, total) = self
+            .store
+            .list(&filter, ordering, descending, page.offset, page.size)
+            .await?;
         Ok(pb::ListCustomersResponse {
             customers: records.iter().map(customer_to_proto).collect(),
             next_page_token: page.next_token(total),
@@ -145,27 +219,47 @@ impl CustomerApi {
         })
     }
 
-    fn filter_of(&self, r: &pb::ListCustomersRequest) -> Result<(CustomerFilter, Ordering, bool), Problem> {
+    fn filter_of(
+        &self,
+        r: &pb::ListCustomersRequest,
+    ) -> Result<(CustomerFilter, Ordering, bool), Problem> {
         let mut v = Violations::new();
         let mut pick = |field: &str, result: Result<Option<_>, String>| {
-            v.check(result.map_err(|reason| dossier_kit::FieldViolation::new(field, reason))).flatten()
+            v.check(result.map_err(|reason| dossier_kit::FieldViolation::new(field, reason)))
+                .flatten()
         };
         let kind = pick("kind", CustomerKind::from_number(r.kind));
         let filter = CustomerFilter {
             query: r.query.clone(),
             kind,
-            grade: v.check(Grade::from_number(r.grade).map_err(|e| dossier_kit::FieldViolation::new("grade", e))).flatten(),
+            grade: v
+                .check(
+                    Grade::from_number(r.grade)
+                        .map_err(|e| dossier_kit::FieldViolation::new("grade", e)),
+                )
+                .flatten(),
             region: r.region.clone(),
             route_code: r.route_code.clone(),
             owner_id: r.owner_id.clone(),
             lifecycle: v
-                .check(Lifecycle::from_number(r.lifecycle).map_err(|e| dossier_kit::FieldViolation::new("lifecycle", e)))
+                .check(
+                    Lifecycle::from_number(r.lifecycle)
+                        .map_err(|e| dossier_kit::FieldViolation::new("lifecycle", e)),
+                )
                 .flatten(),
             review_due_before: r.review_overdue.then(|| self.clock.now()),
             customer_type: v
-                .check(CustomerType::from_number(r.customer_type).map_err(|e| dossier_kit::FieldViolation::new("customer_type", e)))
+                .check(
+                    CustomerType::from_number(r.customer_type)
+                        .map_err(|e| dossier_kit::FieldViolation::new("customer_type", e)),
+                )
                 .flatten(),
-            channel: v.check(Channel::from_number(r.channel).map_err(|e| dossier_kit::FieldViolation::new("channel", e))).flatten(),
+            channel: v
+                .check(
+                    Channel::from_number(r.channel)
+                        .map_err(|e| dossier_kit::FieldViolation::new("channel", e)),
+                )
+                .flatten(),
             team: r.team.clone(),
             trade_standing: v
                 .check(
@@ -185,10 +279,20 @@ impl CustomerApi {
         Ok((filter, ordering, descending))
     }
 
-    async fn history(&self, request: pb::GetCustomerHistoryRequest) -> Result<pb::GetCustomerHistoryResponse, Problem> {
+    async fn history(
+        &self,
+        request: pb::GetCustomerHistoryRequest,
+    ) -> Result<pb::GetCustomerHistoryResponse, Problem> {
         required("id", &request.id)?;
-        let page = Page::parse(request.page_size, &request.page_token, request.id.as_bytes())?;
-        let (versions, total) = self.store.history(&request.id, page.offset, page.size).await?;
+        let page = Page::parse(
+            request.page_size,
+            &request.page_token,
+            request.id.as_bytes(),
+        )?;
+        let (versions, total) = self
+            .store
+            .history(&request.id, page.offset, page.size)
+            .await?;
         Ok(pb::GetCustomerHistoryResponse {
             versions: versions.iter().map(wire::version_to_proto).collect(),
             next_page_token: page.next_token(total),
@@ -196,9 +300,14 @@ impl CustomerApi {
         })
     }
 
-    async fn reviews_due(&self, request: pb::ListReviewsDueRequest) -> Result<pb::ListReviewsDueResponse, Problem> {
+    async fn reviews_due(
+        &self,
+        request: pb::ListReviewsDueRequest,
+    ) -> Result<pb::ListReviewsDueResponse, Problem> {
         let due_before = match &request.due_before {
-            Some(ts) => from_timestamp("due_before", ts).map_err(|v| Problem::InvalidArgument(vec![v]))?,
+            Some(ts) => {
+                from_timestamp("due_before", ts).map_err(|v| Problem::InvalidArgument(vec![v]))?
+            }
             None => self.clock.now(),
         };
         let filter = CustomerFilter {
@@ -211,7 +320,16 @@ impl CustomerApi {
         key.page_size = 0;
         key.page_token.clear();
         let page = Page::parse(request.page_size, &request.page_token, &key.encode_to_vec())?;
-        let (records, total) = self.store.list(&filter, Ordering::ReviewDueAt, false, page.offset, page.size).await?;
+        let (records, total) = self
+            .store
+            .list(
+                &filter,
+                Ordering::ReviewDueAt,
+                false,
+                page.offset,
+                page.size,
+            )
+            .await?;
         Ok(pb::ListReviewsDueResponse {
             customers: records.iter().map(customer_to_proto).collect(),
             next_page_token: page.next_token(total),
@@ -219,10 +337,17 @@ impl CustomerApi {
         })
     }
 
-    async fn add_document(&self, caller: Caller, request: pb::AddDocumentRequest) -> Result<pb::Document, Problem> {
+    async fn add_document(
+        &self,
+        caller: Caller,
+        request: pb::AddDocumentRequest,
+    ) -> Result<pb::Document, Problem> {
         authorize(&caller, Operation::Write)?;
         validate_request_id("request_id", &request.request_id)?;
-        let document = request.document.clone().ok_or_else(|| Problem::invalid("document", "is required"))?;
+        let document = request
+            .document
+            .clone()
+            .ok_or_else(|| Problem::invalid("document", "is required"))?;
         let mut v = Violations::new();
         if document.customer_id.trim().is_empty() {
             v.add("document.customer_id", "is required");
@@ -230,7 +355,10 @@ impl CustomerApi {
         let category = match DocumentCategory::from_number(document.category) {
             Ok(Some(category)) => Some(category),
             Ok(None) => {
-                v.add("document.category", "is required: one of the five catalogue categories");
+                v.add(
+                    "document.category",
+                    "is required: one of the five catalogue categories",
+                );
                 None
             }
             Err(reason) => {
@@ -241,13 +369,25 @@ impl CustomerApi {
         if document.title.trim().is_empty() {
             v.add("document.title", "is required");
         } else if document.title.chars().count() > card::MAX_NAME_CHARS {
-            v.add("document.title", format!("must be at most {} characters", card::MAX_NAME_CHARS));
+            v.add(
+                "document.title",
+                format!("must be at most {} characters", card::MAX_NAME_CHARS),
+            );
         }
-        let document_date = v.check(parse_date("document.document_date", &document.document_date)).flatten();
+        let document_date = v
+            .check(parse_date(
+                "document.document_date",
+                &document.document_date,
+            ))
+            .flatten();
         if document_date.is_some_and(|d| d > self.today()) {
             v.add("document.document_date", "must not be in the future");
         }
-        if let Err((field, reason)) = check_content(&document.content_type, &request.content, self.settings.max_document_bytes) {
+        if let Err((field, reason)) = check_content(
+            &document.content_type,
+            &request.content,
+            self.settings.max_document_bytes,
+        ) {
             v.add(field, reason);
         }
         v.finish(|| ())?;
@@ -266,17 +406,29 @@ impl CustomerApi {
         key.request_id.clear();
         let row = self
             .store
-            .add_document(&caller, new, &request.content, &request.request_id, &fingerprint(&key.encode_to_vec()), self.clock.now())
+            .add_document(
+                &caller,
+                new,
+                &request.content,
+                &request.request_id,
+                &fingerprint(&key.encode_to_vec()),
+                self.clock.now(),
+            )
             .await?;
         Ok(wire::document_to_proto(&row))
     }
 }
 
 /// The fields an update changes: the mask's paths, or (AIP-134) every field set in the message.
-fn update_paths(message: &pb::Customer, mask: Option<&prost_types::FieldMask>) -> Result<Vec<String>, Problem> {
+fn update_paths(
+    message: &pb::Customer,
+    mask: Option<&prost_types::FieldMask>,
+) -> Result<Vec<String>, Problem> {
     let editable = editable_fields();
     let paths: Vec<String> = match mask {
-        Some(mask) if !mask.paths.is_empty() => mask.paths.iter().map(|p| p.trim().to_owned()).collect(),
+        Some(mask) if !mask.paths.is_empty() => {
+            mask.paths.iter().map(|p| p.trim().to_owned()).collect()
+        }
         _ => {
             // Without a mask: the fields the message sets. Managed fields (id, etag) are skipped.
             let set = wire::fields_set(message);
@@ -291,7 +443,12 @@ fn update_paths(message: &pb::Customer, mask: Option<&prost_types::FieldMask>) -
         if let Some((_, why)) = MANAGED_FIELDS.iter().find(|(name, _)| name == path) {
             v.add("update_mask", format!("{path} {why}"));
         } else if path.contains('.') {
-            v.add("update_mask", format!("{path}: name top-level fields only (e.g. `finance`), which are replaced whole"));
+            v.add(
+                "update_mask",
+                format!(
+                    "{path}: name top-level fields only (e.g. `finance`), which are replaced whole"
+                ),
+            );
         } else {
             v.add("update_mask", format!("{path} is not a field of Customer"));
         }
@@ -322,85 +479,125 @@ type EventStream = Pin<Box<dyn Stream<Item = Result<ChangeEvent, Status>> + Send
 
 #[tonic::async_trait]
 impl CustomerService for CustomerApi {
-    async fn create_customer(&self, request: Request<pb::CreateCustomerRequest>) -> Reply<pb::Customer> {
+    async fn create_customer(
+        &self,
+        request: Request<pb::CreateCustomerRequest>,
+    ) -> Reply<pb::Customer> {
         let caller = dossier_kit::server::caller(&request)?;
         reply(self.create(caller, request.into_inner()).await)
     }
 
     async fn get_customer(&self, request: Request<pb::GetCustomerRequest>) -> Reply<pb::Customer> {
         let id = request.into_inner().id;
-        reply(async {
-            required("id", &id)?;
-            Ok(customer_to_proto(&self.store.get(&id).await?))
-        }
-        .await)
+        reply(
+            async {
+                required("id", &id)?;
+                Ok(customer_to_proto(&self.store.get(&id).await?))
+            }
+            .await,
+        )
     }
 
-    async fn update_customer(&self, request: Request<pb::UpdateCustomerRequest>) -> Reply<pb::Customer> {
+    async fn update_customer(
+        &self,
+        request: Request<pb::UpdateCustomerRequest>,
+    ) -> Reply<pb::Customer> {
         let caller = dossier_kit::server::caller(&request)?;
         reply(self.update(caller, request.into_inner()).await)
     }
 
-    async fn list_customers(&self, request: Request<pb::ListCustomersRequest>) -> Reply<pb::ListCustomersResponse> {
+    async fn list_customers(
+        &self,
+        request: Request<pb::ListCustomersRequest>,
+    ) -> Reply<pb::ListCustomersResponse> {
         reply(self.list(request.into_inner()).await)
     }
 
-    async fn archive_customer(&self, request: Request<pb::ArchiveCustomerRequest>) -> Reply<pb::Customer> {
+    async fn archive_customer(
+        &self,
+        request: Request<pb::ArchiveCustomerRequest>,
+    ) -> Reply<pb::Customer> {
         let caller = dossier_kit::server::caller(&request)?;
         let r = request.into_inner();
-        reply(async {
-            authorize(&caller, Operation::Archive)?;
-            required("id", &r.id)?;
-            let change = self.change(&caller, ChangeKind::Archived, "archived", &r.etag);
-            let record = self
-                .store
-                .change(&r.id, change, |record| {
-                    record.ensure_active()?;
-                    record.state = CustomerState::Archived;
-                    Ok(r.reason.trim().to_owned())
-                })
-                .await?;
-            Ok(customer_to_proto(&record))
-        }
-        .await)
-    }
-
-    async fn find_duplicates(&self, request: Request<pb::FindDuplicatesRequest>) -> Reply<pb::FindDuplicatesResponse> {
-        let r = request.into_inner();
-        reply(async {
-            let message = r.customer.ok_or_else(|| Problem::invalid("customer", "is required"))?;
-            let card = card_from_proto(&message).map_err(|v| under("customer", v))?;
-            if card.name.is_empty() && card.credit_code.is_none() {
-                return Err(Problem::invalid("customer", "give a name or a credit_code to compare"));
-            }
-            let found = self.store.find_duplicates(&card, &message.id).await?;
-            Ok(pb::FindDuplicatesResponse {
-                candidates: found
-                    .into_iter()
-                    .map(|d| pb::DuplicateCandidate {
-                        customer_id: d.id,
-                        archive_no: d.archive_no,
-                        name: d.name,
-                        reason: duplicate_reason(d.by_credit_code),
-                        state: d.state.number(),
+        reply(
+            async {
+                authorize(&caller, Operation::Archive)?;
+                required("id", &r.id)?;
+                let change = self.change(&caller, ChangeKind::Archived, "archived", &r.etag);
+                let record = self
+                    .store
+                    .change(&r.id, change, |record| {
+                        record.ensure_active()?;
+                        record.state = CustomerState::Archived;
+                        Ok(r.reason.trim().to_owned())
                     })
-                    .collect(),
-            })
-        }
-        .await)
+                    .await?;
+                Ok(customer_to_proto(&record))
+            }
+            .await,
+        )
     }
 
-    async fn merge_customers(&self, request: Request<pb::MergeCustomersRequest>) -> Reply<pb::Customer> {
+    async fn find_duplicates(
+        &self,
+        request: Request<pb::FindDuplicatesRequest>,
+    ) -> Reply<pb::FindDuplicatesResponse> {
+        let r = request.into_inner();
+        reply(
+            async {
+                let message = r
+                    .customer
+                    .ok_or_else(|| Problem::invalid("customer", "is required"))?;
+                let card = card_from_proto(&message).map_err(|v| under("customer", v))?;
+                if card.name.is_empty() && card.credit_code.is_none() {
+                    return Err(Problem::invalid(
+                        "customer",
+                        "give a name or a credit_code to compare",
+                    ));
+                }
+                let found = self.store.find_duplicates(&card, &message.id).await?;
+                Ok(pb::FindDuplicatesResponse {
+                    candidates: found
+                        .into_iter()
+                        .map(|d| pb::DuplicateCandidate {
+                            customer_id: d.id,
+                            archive_no: d.archive_no,
+                            name: d.name,
+                            reason: duplicate_reason(d.by_credit_code),
+                            state: d.state.number(),
+                        })
+                        .collect(),
+                })
+            }
+            .await,
+        )
+    }
+
+    async fn merge_customers(
+        &self,
+        request: Request<pb::MergeCustomersRequest>,
+    ) -> Reply<pb::Customer> {
         let caller = dossier_kit::server::caller(&request)?;
         let r = request.into_inner();
-        reply(async {
-            authorize(&caller, Operation::Merge)?;
-            required("survivor_id", &r.survivor_id)?;
-            required("merged_id", &r.merged_id)?;
-            let record = self.store.merge(&caller, &r.survivor_id, &r.merged_id, &r.survivor_etag, self.clock.now()).await?;
-            Ok(customer_to_proto(&record))
-        }
-        .await)
+        reply(
+            async {
+                authorize(&caller, Operation::Merge)?;
+                required("survivor_id", &r.survivor_id)?;
+                required("merged_id", &r.merged_id)?;
+                let record = self
+                    .store
+                    .merge(
+                        &caller,
+                        &r.survivor_id,
+                        &r.merged_id,
+                        &r.survivor_etag,
+                        self.clock.now(),
+                    )
+                    .await?;
+                Ok(customer_to_proto(&record))
+            }
+            .await,
+        )
     }
 
     async fn get_customer_history(
@@ -410,96 +607,126 @@ impl CustomerService for CustomerApi {
         reply(self.history(request.into_inner()).await)
     }
 
-    async fn get_completeness(&self, request: Request<pb::GetCompletenessRequest>) -> Reply<pb::GetCompletenessResponse> {
+    async fn get_completeness(
+        &self,
+        request: Request<pb::GetCompletenessRequest>,
+    ) -> Reply<pb::GetCompletenessResponse> {
         let id = request.into_inner().id;
-        reply(async {
-            required("id", &id)?;
-            let record = self.store.get(&id).await?;
-            let result = completeness::assess(&record.card);
-            Ok(pb::GetCompletenessResponse {
-                score: result.score,
-                missing_fields: result.missing.iter().map(|f| (*f).to_owned()).collect(),
-                required_count: result.required,
-            })
-        }
-        .await)
+        reply(
+            async {
+                required("id", &id)?;
+                let record = self.store.get(&id).await?;
+                let result = completeness::assess(&record.card);
+                Ok(pb::GetCompletenessResponse {
+                    score: result.score,
+                    missing_fields: result.missing.iter().map(|f| (*f).to_owned()).collect(),
+                    required_count: result.required,
+                })
+            }
+            .await,
+        )
     }
 
-    async fn mark_reviewed(&self, request: Request<pb::MarkReviewedRequest>) -> Reply<pb::Customer> {
+    async fn mark_reviewed(
+        &self,
+        request: Request<pb::MarkReviewedRequest>,
+    ) -> Reply<pb::Customer> {
         let caller = dossier_kit::server::caller(&request)?;
         let r = request.into_inner();
-        reply(async {
-            authorize(&caller, Operation::Review)?;
-            required("id", &r.id)?;
-            let now = self.clock.now();
-            let interval = self.settings.review_interval_days;
-            let change = self.change(&caller, ChangeKind::Reviewed, "reviewed", "");
-            let record = self
-                .store
-                .change(&r.id, change, |record| {
-                    record.ensure_active()?;
-                    record.last_reviewed_at = Some(now);
-                    record.review_due_at = next_review_due(now, interval);
-                    Ok(r.note.trim().to_owned())
-                })
-                .await?;
-            Ok(customer_to_proto(&record))
-        }
-        .await)
+        reply(
+            async {
+                authorize(&caller, Operation::Review)?;
+                required("id", &r.id)?;
+                let now = self.clock.now();
+                let interval = self.settings.review_interval_days;
+                let change = self.change(&caller, ChangeKind::Reviewed, "reviewed", "");
+                let record = self
+                    .store
+                    .change(&r.id, change, |record| {
+                        record.ensure_active()?;
+                        record.last_reviewed_at = Some(now);
+                        record.review_due_at = next_review_due(now, interval);
+                        Ok(r.note.trim().to_owned())
+                    })
+                    .await?;
+                Ok(customer_to_proto(&record))
+            }
+            .await,
+        )
     }
 
-    async fn list_reviews_due(&self, request: Request<pb::ListReviewsDueRequest>) -> Reply<pb::ListReviewsDueResponse> {
+    async fn list_reviews_due(
+        &self,
+        request: Request<pb::ListReviewsDueRequest>,
+    ) -> Reply<pb::ListReviewsDueResponse> {
         reply(self.reviews_due(request.into_inner()).await)
     }
 
-    async fn reassign_customer(&self, request: Request<pb::ReassignCustomerRequest>) -> Reply<pb::Customer> {
+    async fn reassign_customer(
+        &self,
+        request: Request<pb::ReassignCustomerRequest>,
+    ) -> Reply<pb::Customer> {
         let caller = dossier_kit::server::caller(&request)?;
         let r = request.into_inner();
-        reply(async {
-            authorize(&caller, Operation::Reassign)?;
-            required("id", &r.id)?;
-            required("owner_id", &r.owner_id)?;
-            let change = self.change(&caller, ChangeKind::Reassigned, "reassigned", &r.etag);
-            let record = self
-                .store
-                .change(&r.id, change, |record| {
-                    record.ensure_active()?;
-                    let before = record.card.owner_id.clone();
-                    record.card.owner_id = r.owner_id.trim().to_owned();
-                    if !r.team.trim().is_empty() {
-                        record.card.team = r.team.trim().to_owned();
-                    }
-                    if !r.custodian_id.trim().is_empty() {
-                        record.card.custodian_id = r.custodian_id.trim().to_owned();
-                    }
-                    Ok(format!("from {before} to {}", record.card.owner_id))
-                })
-                .await?;
-            Ok(customer_to_proto(&record))
-        }
-        .await)
+        reply(
+            async {
+                authorize(&caller, Operation::Reassign)?;
+                required("id", &r.id)?;
+                required("owner_id", &r.owner_id)?;
+                let change = self.change(&caller, ChangeKind::Reassigned, "reassigned", &r.etag);
+                let record = self
+                    .store
+                    .change(&r.id, change, |record| {
+                        record.ensure_active()?;
+                        let before = record.card.owner_id.clone();
+                        record.card.owner_id = r.owner_id.trim().to_owned();
+                        if !r.team.trim().is_empty() {
+                            record.card.team = r.team.trim().to_owned();
+                        }
+                        if !r.custodian_id.trim().is_empty() {
+                            record.card.custodian_id = r.custodian_id.trim().to_owned();
+                        }
+                        Ok(format!("from {before} to {}", record.card.owner_id))
+                    })
+                    .await?;
+                Ok(customer_to_proto(&record))
+            }
+            .await,
+        )
     }
 
     async fn close_year(&self, request: Request<pb::CloseYearRequest>) -> Reply<pb::ArchiveVolume> {
         let caller = dossier_kit::server::caller(&request)?;
         let r = request.into_inner();
-        reply(async {
-            authorize(&caller, Operation::CloseYear)?;
-            required("id", &r.id)?;
-            let volume = self.store.close_year(&caller, &r.id, r.year, self.clock.now()).await?;
-            Ok(wire::volume_to_proto(&volume))
-        }
-        .await)
+        reply(
+            async {
+                authorize(&caller, Operation::CloseYear)?;
+                required("id", &r.id)?;
+                let volume = self
+                    .store
+                    .close_year(&caller, &r.id, r.year, self.clock.now())
+                    .await?;
+                Ok(wire::volume_to_proto(&volume))
+            }
+            .await,
+        )
     }
 
-    async fn list_volumes(&self, request: Request<pb::ListVolumesRequest>) -> Reply<pb::ListVolumesResponse> {
+    async fn list_volumes(
+        &self,
+        request: Request<pb::ListVolumesRequest>,
+    ) -> Reply<pb::ListVolumesResponse> {
         let r = request.into_inner();
-        reply(async {
-            required("customer_id", &r.customer_id)?;
-            let volumes = self.store.list_volumes(&r.customer_id).await?;
-            Ok(pb::ListVolumesResponse { volumes: volumes.iter().map(wire::volume_to_proto).collect() })
-        }
-        .await)
+        reply(
+            async {
+                required("customer_id", &r.customer_id)?;
+                let volumes = self.store.list_volumes(&r.customer_id).await?;
+                Ok(pb::ListVolumesResponse {
+                    volumes: volumes.iter().map(wire::volume_to_proto).collect(),
+                })
+            }
+            .await,
+        )
     }
 
     async fn add_document(&self, request: Request<pb::AddDocumentRequest>) -> Reply<pb::Document> {
@@ -507,99 +734,172 @@ impl CustomerService for CustomerApi {
         reply(self.add_document(caller, request.into_inner()).await)
     }
 
-    async fn list_documents(&self, request: Request<pb::ListDocumentsRequest>) -> Reply<pb::ListDocumentsResponse> {
+    async fn list_documents(
+        &self,
+        request: Request<pb::ListDocumentsRequest>,
+    ) -> Reply<pb::ListDocumentsResponse> {
         let r = request.into_inner();
-        reply(async {
-            required("customer_id", &r.customer_id)?;
-            let category = DocumentCategory::from_number(r.category).map_err(|reason| Problem::invalid("category", reason))?;
-            let mut key = r.clone();
-            key.page_size = 0;
-            key.page_token.clear();
-            let page = Page::parse(r.page_size, &r.page_token, &key.encode_to_vec())?;
-            let (rows, total) = self.store.list_documents(&r.customer_id, category, page.offset, page.size).await?;
-            Ok(pb::ListDocumentsResponse {
-                documents: rows.iter().map(wire::document_to_proto).collect(),
-                next_page_token: page.next_token(total),
-                total_size: total_size(total),
-            })
-        }
-        .await)
+        reply(
+            async {
+                required("customer_id", &r.customer_id)?;
+                let category = DocumentCategory::from_number(r.category)
+                    .map_err(|reason| Problem::invalid("category", reason))?;
+                let mut key = r.clone();
+                key.page_size = 0;
+                key.page_token.clear();
+                let page = Page::parse(r.page_size, &r.page_token, &key.encode_to_vec())?;
+                let (rows, total) = self
+                    .store
+                    .list_documents(&r.customer_id, category, page.offset, page.size)
+                    .await?;
+                Ok(pb::ListDocumentsResponse {
+                    documents: rows.iter().map(wire::document_to_proto).collect(),
+                    next_page_token: page.next_token(total),
+                    total_size: total_size(total),
+                })
+            }
+            .await,
+        )
     }
 
-    async fn get_document(&self, request: Request<pb::GetDocumentRequest>) -> Reply<pb::GetDocumentResponse> {
+    async fn get_document(
+        &self,
+        request: Request<pb::GetDocumentRequest>,
+    ) -> Reply<pb::GetDocumentResponse> {
         let r = request.into_inner();
-        reply(async {
-            required("id", &r.id)?;
-            let row = self.store.get_document(&r.id).await?;
-            let content = if r.include_content { self.store.document_content(&r.id).await? } else { Vec::new() };
-            Ok(pb::GetDocumentResponse { document: Some(wire::document_to_proto(&row)), content })
-        }
-        .await)
+        reply(
+            async {
+                required("id", &r.id)?;
+                let row = self.store.get_document(&r.id).await?;
+                let content = if r.include_content {
+                    self.store.document_content(&r.id).await?
+                } else {
+                    Vec::new()
+                };
+                Ok(pb::GetDocumentResponse {
+                    document: Some(wire::document_to_proto(&row)),
+                    content,
+                })
+            }
+            .await,
+        )
     }
 
-    async fn import_customers(&self, request: Request<pb::ImportCustomersRequest>) -> Reply<pb::ImportCustomersResponse> {
+    async fn import_customers(
+        &self,
+        request: Request<pb::ImportCustomersRequest>,
+    ) -> Reply<pb::ImportCustomersResponse> {
         let caller = dossier_kit::server::caller(&request)?;
         let r = request.into_inner();
-        reply(async {
-            authorize(&caller, Operation::Import)?;
-            let rows = sheet::read_rows(&r.content, r.format, &r.file_name)?;
-            let today = self.today();
-            let mut errors = Vec::new();
-            let mut cards = Vec::with_capacity(rows.len());
-            let rows_read = rows.len();
-            for row in rows {
-                match row.customer.and_then(|message| parse_valid_card("", &message, today)) {
-                    Ok(card) => cards.push((row.number, card)),
-                    Err(Problem::InvalidArgument(violations)) => {
-                        // One error per row: the first fault; the row is fixed and sent again.
-                        if let Some(first) = violations.into_iter().next() {
-                            errors.push(pb::RowError { row: row.number, field: first.field, reason: first.reason });
+        reply(
+            async {
+                authorize(&caller, Operation::Import)?;
+                let rows = sheet::read_rows(&r.content, r.format, &r.file_name)?;
+                let today = self.today();
+                let mut errors = Vec::new();
+                let mut cards = Vec::with_capacity(rows.len());
+                let rows_read = rows.len();
+                for row in rows {
+                    match row
+                        .customer
+                        .and_then(|message| parse_valid_card("", &message, today))
+                    {
+                        Ok(card) => cards.push((row.number, card)),
+                        Err(Problem::InvalidArgument(violations)) => {
+                            // One error per row: the first fault; the row is fixed and sent again.
+                            if let Some(first) = violations.into_iter().next() {
+                                errors.push(pb::RowError {
+                                    row: row.number,
+                                    field: first.field,
+                                    reason: first.reason,
+                                });
+                            }
                         }
+                        Err(other) => return Err(other),
                     }
-                    Err(other) => return Err(other),
                 }
+                let (created, refusals) = self
+                    .store
+                    .import(
+                        &caller,
+                        cards,
+                        self.clock.now(),
+                        self.settings.review_interval_days,
+                        r.dry_run,
+                    )
+                    .await?;
+                errors.extend(refusals.into_iter().map(|e| pb::RowError {
+                    row: e.row,
+                    field: e.field,
+                    reason: e.reason,
+                }));
+                errors.sort_by_key(|e| e.row);
+                Ok(pb::ImportCustomersResponse {
+                    rows_read: total_size(rows_read as u64),
+                    created: total_size(created as u64),
+                    errors,
+                })
             }
-            let (created, refusals) =
-                self.store.import(&caller, cards, self.clock.now(), self.settings.review_interval_days, r.dry_run).await?;
-            errors.extend(refusals.into_iter().map(|e| pb::RowError { row: e.row, field: e.field, reason: e.reason }));
-            errors.sort_by_key(|e| e.row);
-            Ok(pb::ImportCustomersResponse { rows_read: total_size(rows_read as u64), created: total_size(created as u64), errors })
-        }
-        .await)
+            .await,
+        )
     }
 
-    async fn export_customers(&self, request: Request<pb::ExportCustomersRequest>) -> Reply<pb::ExportCustomersResponse> {
+    async fn export_customers(
+        &self,
+        request: Request<pb::ExportCustomersRequest>,
+    ) -> Reply<pb::ExportCustomersResponse> {
         let caller = dossier_kit::server::caller(&request)?;
         let r = request.into_inner();
-        reply(async {
-            authorize(&caller, Operation::Export)?;
-            if !matches!(SheetFormatChoice::of(r.format), SheetFormatChoice::Xlsx) {
-                return Err(Problem::invalid("format", "only SHEET_FORMAT_XLSX is exported"));
+        reply(
+            async {
+                authorize(&caller, Operation::Export)?;
+                if !matches!(SheetFormatChoice::of(r.format), SheetFormatChoice::Xlsx) {
+                    return Err(Problem::invalid(
+                        "format",
+                        "only SHEET_FORMAT_XLSX is exported",
+                    ));
+                }
+                let filter = r.filter.unwrap_or_default();
+                let (filter, ordering, descending) = self.filter_of(&filter)?;
+                let (records, total) = self
+                    .store
+                    .list(&filter, ordering, descending, 0, sheet::MAX_EXPORT_ROWS)
+                    .await?;
+                if total > sheet::MAX_EXPORT_ROWS {
+                    return Err(Problem::ResourceExhausted {
+                        message: format!(
+                            "{total} customers match; narrow the filter to at most {}",
+                            sheet::MAX_EXPORT_ROWS
+                        ),
+                    });
+                }
+                let content = sheet::write_xlsx(&records)?;
+                Ok(pb::ExportCustomersResponse {
+                    content,
+                    file_name: format!(
+                        "customers-{}.xlsx",
+                        self.clock.now().format("%Y%m%d-%H%M%S")
+                    ),
+                    content_type:
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".into(),
+                    rows: total_size(records.len() as u64),
+                })
             }
-            let filter = r.filter.unwrap_or_default();
-            let (filter, ordering, descending) = self.filter_of(&filter)?;
-            let (records, total) = self.store.list(&filter, ordering, descending, 0, sheet::MAX_EXPORT_ROWS).await?;
-            if total > sheet::MAX_EXPORT_ROWS {
-                return Err(Problem::ResourceExhausted {
-                    message: format!("{total} customers match; narrow the filter to at most {}", sheet::MAX_EXPORT_ROWS),
-                });
-            }
-            let content = sheet::write_xlsx(&records)?;
-            Ok(pb::ExportCustomersResponse {
-                content,
-                file_name: format!("customers-{}.xlsx", self.clock.now().format("%Y%m%d-%H%M%S")),
-                content_type: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".into(),
-                rows: total_size(records.len() as u64),
-            })
-        }
-        .await)
+            .await,
+        )
     }
 
     type WatchChangesStream = EventStream;
 
-    async fn watch_changes(&self, request: Request<WatchChangesRequest>) -> Reply<Self::WatchChangesStream> {
+    async fn watch_changes(
+        &self,
+        request: Request<WatchChangesRequest>,
+    ) -> Reply<Self::WatchChangesStream> {
         let r = request.into_inner();
-        let stream = self.store.outbox().watch(r.after_sequence, r.event_types, self.shutdown.clone());
+        let stream =
+            self.store
+                .outbox()
+                .watch(r.after_sequence, r.event_types, self.shutdown.clone());
         let stream: EventStream = Box::pin(stream.map(|item| item.map_err(Status::from)));
         Ok(Response::new(stream))
     }

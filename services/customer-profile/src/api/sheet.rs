@@ -113,11 +113,19 @@ pub fn read_rows(content: &[u8], format: i32, file_name: &str) -> Result<Vec<She
     let is_xlsx = match pb::SheetFormat::try_from(format) {
         Ok(pb::SheetFormat::Xlsx) => true,
         Ok(pb::SheetFormat::Csv) => false,
-        _ => file_name.to_ascii_lowercase().ends_with(".xlsx") || content.starts_with(b"PK\x03\x04"),
+        _ => {
+            file_name.to_ascii_lowercase().ends_with(".xlsx") || content.starts_with(b"PK\x03\x04")
+        }
     };
-    let grid = if is_xlsx { read_xlsx(content)? } else { read_csv(content)? };
+    let grid = if is_xlsx {
+        read_xlsx(content)?
+    } else {
+        read_csv(content)?
+    };
     let mut lines = grid.into_iter();
-    let header = lines.next().ok_or_else(|| Problem::invalid("content", "has no header row"))?;
+    let header = lines
+        .next()
+        .ok_or_else(|| Problem::invalid("content", "has no header row"))?;
     let columns = map_header(&header)?;
     let mut rows = Vec::new();
     for (index, cells) in lines.enumerate() {
@@ -125,22 +133,31 @@ pub fn read_rows(content: &[u8], format: i32, file_name: &str) -> Result<Vec<She
             continue;
         }
         if rows.len() >= MAX_IMPORT_ROWS {
-            return Err(Problem::ResourceExhausted { message: format!("at most {MAX_IMPORT_ROWS} rows per import") });
+            return Err(Problem::ResourceExhausted {
+                message: format!("at most {MAX_IMPORT_ROWS} rows per import"),
+            });
         }
         let number = i32::try_from(index + 2).unwrap_or(i32::MAX);
-        rows.push(SheetRow { number, customer: row_to_customer(&columns, &cells) });
+        rows.push(SheetRow {
+            number,
+            customer: row_to_customer(&columns, &cells),
+        });
     }
     Ok(rows)
 }
 
 fn read_xlsx(content: &[u8]) -> Result<Vec<Vec<String>>, Problem> {
-    let mut workbook = calamine::Xlsx::new(Cursor::new(content))
-        .map_err(|e| Problem::invalid("content", format!("is not a readable xlsx workbook: {e}")))?;
+    let mut workbook = calamine::Xlsx::new(Cursor::new(content)).map_err(|e| {
+        Problem::invalid("content", format!("is not a readable xlsx workbook: {e}"))
+    })?;
     let range = workbook
         .worksheet_range_at(0)
         .ok_or_else(|| Problem::invalid("content", "has no worksheet"))?
         .map_err(|e| Problem::invalid("content", format!("first worksheet unreadable: {e}")))?;
-    Ok(range.rows().map(|row| row.iter().map(cell_text).collect()).collect())
+    Ok(range
+        .rows()
+        .map(|row| row.iter().map(cell_text).collect())
+        .collect())
 }
 
 /// A cell as text. Numbers keep no spurious `.0` (phones and codes are often typed as numbers),
@@ -153,7 +170,10 @@ fn cell_text(cell: &Data) -> String {
         Data::Float(f) => f.to_string(),
         Data::Int(i) => i.to_string(),
         Data::Bool(b) => b.to_string(),
-        Data::DateTime(dt) => dt.as_datetime().map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default(),
+        Data::DateTime(dt) => dt
+            .as_datetime()
+            .map(|d| d.format("%Y-%m-%d").to_string())
+            .unwrap_or_default(),
         Data::DateTimeIso(s) | Data::DurationIso(s) => s.chars().take(10).collect(),
         Data::Error(_) => String::new(),
     }
@@ -162,10 +182,15 @@ fn cell_text(cell: &Data) -> String {
 fn read_csv(content: &[u8]) -> Result<Vec<Vec<String>>, Problem> {
     // Excel writes UTF-8 CSV with a byte-order mark.
     let content = content.strip_prefix(b"\xef\xbb\xbf").unwrap_or(content);
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(content);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(content);
     let mut grid = Vec::new();
     for (index, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| Problem::invalid("content", format!("row {}: not valid CSV: {e}", index + 1)))?;
+        let record = record.map_err(|e| {
+            Problem::invalid("content", format!("row {}: not valid CSV: {e}", index + 1))
+        })?;
         grid.push(record.iter().map(str::to_owned).collect());
     }
     Ok(grid)
@@ -183,12 +208,18 @@ fn map_header(header: &[String]) -> Result<Vec<Option<&'static str>>, Problem> {
         })
         .collect();
     if !columns.contains(&Some("name")) {
-        return Err(Problem::invalid("content", "the header row has no `name` (企业名称) column"));
+        return Err(Problem::invalid(
+            "content",
+            "the header row has no `name` (企业名称) column",
+        ));
     }
     Ok(columns)
 }
 
-fn row_to_customer(columns: &[Option<&'static str>], cells: &[String]) -> Result<pb::Customer, Problem> {
+fn row_to_customer(
+    columns: &[Option<&'static str>],
+    cells: &[String],
+) -> Result<pb::Customer, Problem> {
     let mut c = pb::Customer::default();
     let mut contact = pb::Contact::default();
     for (column, cell) in columns.iter().zip(cells) {
@@ -198,7 +229,10 @@ fn row_to_customer(columns: &[Option<&'static str>], cells: &[String]) -> Result
             continue;
         }
         match *field {
-            "kind" => c.kind = classification(field, &value, CustomerKind::from_code, CustomerKind::number)?,
+            "kind" => {
+                c.kind =
+                    classification(field, &value, CustomerKind::from_code, CustomerKind::number)?
+            }
             "name" => c.name = value,
             "credit_code" => c.credit_code = value,
             "address" => c.address = value,
@@ -210,19 +244,34 @@ fn row_to_customer(columns: &[Option<&'static str>], cells: &[String]) -> Result
             "bank_account" => c.bank_account = value,
             "industry" => c.industry = value,
             "business_scope" => c.business_scope = value,
-            "ownership" => c.ownership = classification(field, &value, Ownership::from_code, Ownership::number)?,
-            "customer_type" => {
-                c.customer_type = classification(field, &value, CustomerType::from_code, CustomerType::number)?
+            "ownership" => {
+                c.ownership =
+                    classification(field, &value, Ownership::from_code, Ownership::number)?
             }
-            "channel" => c.channel = classification(field, &value, Channel::from_code, Channel::number)?,
+            "customer_type" => {
+                c.customer_type =
+                    classification(field, &value, CustomerType::from_code, CustomerType::number)?
+            }
+            "channel" => {
+                c.channel = classification(field, &value, Channel::from_code, Channel::number)?
+            }
             "grade" => c.grade = classification(field, &value, Grade::from_code, Grade::number)?,
             "trade_standing" => {
-                c.trade_standing = classification(field, &value, TradeStanding::from_code, TradeStanding::number)?
+                c.trade_standing = classification(
+                    field,
+                    &value,
+                    TradeStanding::from_code,
+                    TradeStanding::number,
+                )?
             }
-            "lifecycle" => c.lifecycle = classification(field, &value, Lifecycle::from_code, Lifecycle::number)?,
+            "lifecycle" => {
+                c.lifecycle =
+                    classification(field, &value, Lifecycle::from_code, Lifecycle::number)?
+            }
             "region" => c.region = value,
             "location_type" => {
-                c.location_type = classification(field, &value, LocationType::from_code, LocationType::number)?
+                c.location_type =
+                    classification(field, &value, LocationType::from_code, LocationType::number)?
             }
             "route_code" => c.route_code = value,
             "route_order" => c.route_order = integer(field, &value)?,
@@ -233,7 +282,13 @@ fn row_to_customer(columns: &[Option<&'static str>], cells: &[String]) -> Result
             "first_trade_date" => c.first_trade_date = value,
             "staff_count" => c.staff_count = integer(field, &value)?,
             "yearly_sales" => c.yearly_sales = value,
-            "tags" => c.tags = value.split([';', ',', '；', '，']).map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect(),
+            "tags" => {
+                c.tags = value
+                    .split([';', ',', '；', '，'])
+                    .map(|t| t.trim().to_owned())
+                    .filter(|t| !t.is_empty())
+                    .collect()
+            }
             "notes" => c.notes = value,
             "contact_name" => contact.name = value,
             "contact_title" => contact.title = value,
@@ -256,13 +311,26 @@ fn row_to_customer(columns: &[Option<&'static str>], cells: &[String]) -> Result
     Ok(c)
 }
 
-fn classification<T: Copy>(field: &str, value: &str, from_code: fn(&str) -> Option<T>, number: fn(T) -> i32) -> Result<i32, Problem> {
-    let code = LABELS.iter().find(|(f, label, _)| *f == field && *label == value).map(|(_, _, code)| *code).unwrap_or(value);
-    from_code(code).map(number).ok_or_else(|| Problem::invalid(field, format!("{value:?} is not a known value")))
+fn classification<T: Copy>(
+    field: &str,
+    value: &str,
+    from_code: fn(&str) -> Option<T>,
+    number: fn(T) -> i32,
+) -> Result<i32, Problem> {
+    let code = LABELS
+        .iter()
+        .find(|(f, label, _)| *f == field && *label == value)
+        .map(|(_, _, code)| *code)
+        .unwrap_or(value);
+    from_code(code)
+        .map(number)
+        .ok_or_else(|| Problem::invalid(field, format!("{value:?} is not a known value")))
 }
 
 fn integer(field: &str, value: &str) -> Result<i32, Problem> {
-    value.parse().map_err(|_| Problem::invalid(field, format!("{value:?} is not a whole number")))
+    value
+        .parse()
+        .map_err(|_| Problem::invalid(field, format!("{value:?} is not a whole number")))
 }
 
 /// The export columns: header text and how each customer fills it.
@@ -271,27 +339,60 @@ type Column = (&'static str, fn(&pb::Customer) -> String);
 const EXPORT: &[Column] = &[
     ("编号 archive_no", |c| c.archive_no.clone()),
     ("企业名称 name", |c| c.name.clone()),
-    ("统一社会信用代码 credit_code", |c| c.credit_code.clone()),
+    ("统一社会信用代码 credit_code", |c| {
+        c.credit_code.clone()
+    }),
     ("所在地址 address", |c| c.address.clone()),
     ("邮编 postcode", |c| c.postcode.clone()),
     ("电话 phone", |c| c.phone.clone()),
     ("传真 fax", |c| c.fax.clone()),
     ("Email email", |c| c.email.clone()),
     ("所属行业 industry", |c| c.industry.clone()),
-    ("客户类型 customer_type", |c| code_of(c.customer_type, CustomerType::from_number, CustomerType::code)),
-    ("客户等级 grade", |c| code_of(c.grade, Grade::from_number, Grade::code)),
+    ("客户类型 customer_type", |c| {
+        code_of(
+            c.customer_type,
+            CustomerType::from_number,
+            CustomerType::code,
+        )
+    }),
+    ("客户等级 grade", |c| {
+        code_of(c.grade, Grade::from_number, Grade::code)
+    }),
     ("地区 region", |c| c.region.clone()),
     ("路线 route_code", |c| c.route_code.clone()),
     ("路序 route_order", |c| c.route_order.to_string()),
     ("责任业务员 owner_id", |c| c.owner_id.clone()),
-    ("联系人 contact", |c| c.contacts.first().map(|p| p.name.clone()).unwrap_or_default()),
-    ("职务 title", |c| c.contacts.first().map(|p| p.title.clone()).unwrap_or_default()),
-    ("联系人电话 contact_phone", |c| c.contacts.first().map(|p| p.phone.clone()).unwrap_or_default()),
+    ("联系人 contact", |c| {
+        c.contacts
+            .first()
+            .map(|p| p.name.clone())
+            .unwrap_or_default()
+    }),
+    ("职务 title", |c| {
+        c.contacts
+            .first()
+            .map(|p| p.title.clone())
+            .unwrap_or_default()
+    }),
+    ("联系人电话 contact_phone", |c| {
+        c.contacts
+            .first()
+            .map(|p| p.phone.clone())
+            .unwrap_or_default()
+    }),
     ("备注 notes", |c| c.notes.clone()),
 ];
 
-fn code_of<T: Copy>(number: i32, from_number: fn(i32) -> Result<Option<T>, String>, code: fn(T) -> &'static str) -> String {
-    from_number(number).ok().flatten().map(|v| code(v).to_owned()).unwrap_or_default()
+fn code_of<T: Copy>(
+    number: i32,
+    from_number: fn(i32) -> Result<Option<T>, String>,
+    code: fn(T) -> &'static str,
+) -> String {
+    from_number(number)
+        .ok()
+        .flatten()
+        .map(|v| code(v).to_owned())
+        .unwrap_or_default()
 }
 
 /// Writes customers as an xlsx workbook (the classification summary of 附表一, widened).
@@ -301,7 +402,9 @@ pub fn write_xlsx(records: &[CustomerRecord]) -> Result<Vec<u8>, Problem> {
     sheet.set_name("客户").map_err(Problem::internal)?;
     let bold = rust_xlsxwriter::Format::new().set_bold();
     for (col, (header, _)) in EXPORT.iter().enumerate() {
-        sheet.write_string_with_format(0, col as u16, *header, &bold).map_err(Problem::internal)?;
+        sheet
+            .write_string_with_format(0, col as u16, *header, &bold)
+            .map_err(Problem::internal)?;
     }
     for (index, record) in records.iter().enumerate() {
         let customer = customer_to_proto(record);
@@ -309,7 +412,9 @@ pub fn write_xlsx(records: &[CustomerRecord]) -> Result<Vec<u8>, Problem> {
         for (col, (_, value)) in EXPORT.iter().enumerate() {
             let text = value(&customer);
             if !text.is_empty() {
-                sheet.write_string(row, col as u16, text).map_err(Problem::internal)?;
+                sheet
+                    .write_string(row, col as u16, text)
+                    .map_err(Problem::internal)?;
             }
         }
     }

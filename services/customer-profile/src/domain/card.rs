@@ -225,7 +225,10 @@ impl Finance {
 pub const MANAGED_FIELDS: &[(&str, &str)] = &[
     ("id", "is assigned by the service"),
     ("archive_no", "is assigned by the service"),
-    ("etag", "is the version tag; send it in the request's etag field"),
+    (
+        "etag",
+        "is the version tag; send it in the request's etag field",
+    ),
     ("state", "changes through ArchiveCustomer or MergeCustomers"),
     ("merged_into_id", "changes through MergeCustomers"),
     ("review_due_at", "changes through MarkReviewed"),
@@ -241,7 +244,10 @@ pub const MANAGED_FIELDS: &[(&str, &str)] = &[
 
 /// Names of the fields an update may change (the card's fields less the managed ones).
 pub fn editable_fields() -> Vec<String> {
-    card_field_names().into_iter().filter(|f| !MANAGED_FIELDS.iter().any(|(m, _)| m == f)).collect()
+    card_field_names()
+        .into_iter()
+        .filter(|f| !MANAGED_FIELDS.iter().any(|(m, _)| m == f))
+        .collect()
 }
 
 /// Every field name of a card, as the API spells it.
@@ -259,8 +265,11 @@ pub fn changed_fields(old: &CustomerCard, new: &CustomerCard) -> Vec<String> {
     else {
         return Vec::new();
     };
-    let mut changed: Vec<String> =
-        new.iter().filter(|(key, value)| old.get(*key) != Some(value)).map(|(key, _)| key.clone()).collect();
+    let mut changed: Vec<String> = new
+        .iter()
+        .filter(|(key, value)| old.get(*key) != Some(value))
+        .map(|(key, _)| key.clone())
+        .collect();
     changed.sort();
     changed
 }
@@ -295,8 +304,15 @@ pub fn apply_fields(target: &mut CustomerCard, source: &CustomerCard, fields: &[
 /// its own values and gains what only the duplicate knew). Contacts are united by name and phone.
 pub fn fill_gaps(survivor: &mut CustomerCard, merged: &CustomerCard) -> Vec<String> {
     let empty = CustomerCard::default();
-    let (Ok(serde_json::Value::Object(mut into)), Ok(serde_json::Value::Object(from)), Ok(serde_json::Value::Object(blank))) =
-        (serde_json::to_value(&*survivor), serde_json::to_value(merged), serde_json::to_value(&empty))
+    let (
+        Ok(serde_json::Value::Object(mut into)),
+        Ok(serde_json::Value::Object(from)),
+        Ok(serde_json::Value::Object(blank)),
+    ) = (
+        serde_json::to_value(&*survivor),
+        serde_json::to_value(merged),
+        serde_json::to_value(&empty),
+    )
     else {
         return Vec::new();
     };
@@ -315,7 +331,10 @@ pub fn fill_gaps(survivor: &mut CustomerCard, merged: &CustomerCard) -> Vec<Stri
     }
     let before = survivor.contacts.len();
     for contact in &merged.contacts {
-        let known = survivor.contacts.iter().any(|c| c.name == contact.name && c.phone == contact.phone);
+        let known = survivor
+            .contacts
+            .iter()
+            .any(|c| c.name == contact.name && c.phone == contact.phone);
         if !known {
             survivor.contacts.push(contact.clone());
         }
@@ -333,7 +352,10 @@ pub fn fill_gaps(survivor: &mut CustomerCard, merged: &CustomerCard) -> Vec<Stri
 pub fn validate(card: &CustomerCard, today: NaiveDate) -> Violations {
     let mut v = Violations::new();
     match card.kind {
-        None => v.add("kind", "is required: CUSTOMER_KIND_COMPANY or CUSTOMER_KIND_PERSON"),
+        None => v.add(
+            "kind",
+            "is required: CUSTOMER_KIND_COMPANY or CUSTOMER_KIND_PERSON",
+        ),
         Some(CustomerKind::Company) => {
             if card.address.trim().is_empty() {
                 v.add("address", "is required for a company");
@@ -373,7 +395,10 @@ pub fn validate(card: &CustomerCard, today: NaiveDate) -> Violations {
         check_len(&mut v, field, text, MAX_TEXT_CHARS);
     }
     if !card.bank_account.is_empty()
-        && !card.bank_account.chars().all(|c| c.is_ascii_digit() || c == ' ' || c == '-')
+        && !card
+            .bank_account
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == ' ' || c == '-')
     {
         v.add("bank_account", "may hold only digits, spaces and dashes");
     }
@@ -385,8 +410,20 @@ pub fn validate(card: &CustomerCard, today: NaiveDate) -> Violations {
     }
     check_money(&mut v, "yearly_sales", card.yearly_sales);
     check_money(&mut v, "finance.total_assets", card.finance.total_assets);
-    check_percent(&mut v, "finance.debt_ratio", card.finance.debt_ratio, Decimal::ZERO, Decimal::from(1000));
-    check_percent(&mut v, "finance.return_on_assets", card.finance.return_on_assets, Decimal::from(-1000), Decimal::from(1000));
+    check_percent(
+        &mut v,
+        "finance.debt_ratio",
+        card.finance.debt_ratio,
+        Decimal::ZERO,
+        Decimal::from(1000),
+    );
+    check_percent(
+        &mut v,
+        "finance.return_on_assets",
+        card.finance.return_on_assets,
+        Decimal::from(-1000),
+        Decimal::from(1000),
+    );
     check_past(&mut v, "founded_date", card.founded_date, today);
     check_past(&mut v, "first_trade_date", card.first_trade_date, today);
     for (i, contact) in card.contacts.iter().enumerate() {
@@ -395,13 +432,24 @@ pub fn validate(card: &CustomerCard, today: NaiveDate) -> Violations {
             v.add(format!("{at}.name"), "is required");
         }
         check_len(&mut v, &format!("{at}.name"), &contact.name, MAX_NAME_CHARS);
-        check_past(&mut v, &format!("{at}.birth_date"), contact.birth_date, today);
+        check_past(
+            &mut v,
+            &format!("{at}.birth_date"),
+            contact.birth_date,
+            today,
+        );
     }
     for (i, competitor) in card.competitors.iter().enumerate() {
         if competitor.name.trim().is_empty() {
             v.add(format!("competitors[{i}].name"), "is required");
         }
-        check_percent(&mut v, &format!("competitors[{i}].share_percent"), competitor.share_percent, Decimal::ZERO, Decimal::from(100));
+        check_percent(
+            &mut v,
+            &format!("competitors[{i}].share_percent"),
+            competitor.share_percent,
+            Decimal::ZERO,
+            Decimal::from(100),
+        );
     }
     for (i, source) in card.supply_sources.iter().enumerate() {
         if source.name.trim().is_empty() {
@@ -411,7 +459,11 @@ pub fn validate(card: &CustomerCard, today: NaiveDate) -> Violations {
     if let Some(person) = &card.person {
         check_past(&mut v, "person.birth_date", person.birth_date, today);
     }
-    if card.tags.iter().any(|t| t.trim().is_empty() || t.chars().count() > 50) {
+    if card
+        .tags
+        .iter()
+        .any(|t| t.trim().is_empty() || t.chars().count() > 50)
+    {
         v.add("tags", "each tag must be 1 to 50 characters");
     }
     v
@@ -434,7 +486,13 @@ fn check_money(v: &mut Violations, field: &str, amount: Option<Decimal>) {
     }
 }
 
-fn check_percent(v: &mut Violations, field: &str, value: Option<Decimal>, min: Decimal, max: Decimal) {
+fn check_percent(
+    v: &mut Violations,
+    field: &str,
+    value: Option<Decimal>,
+    min: Decimal,
+    max: Decimal,
+) {
     if let Some(value) = value {
         if value < min || value > max {
             v.add(field, format!("must be between {min} and {max} percent"));
@@ -508,7 +566,10 @@ impl CustomerRecord {
             CustomerState::Active => Ok(()),
             CustomerState::Archived => Err(dossier_kit::Problem::precondition(
                 "CUSTOMER_ARCHIVED",
-                format!("customer {} is archived and cannot be changed", self.archive_no),
+                format!(
+                    "customer {} is archived and cannot be changed",
+                    self.archive_no
+                ),
             )),
             CustomerState::Merged => Err(dossier_kit::Problem::precondition(
                 "CUSTOMER_MERGED",
@@ -555,14 +616,26 @@ mod tests {
         let mut card = company();
         card.address.clear();
         card.name = "  ".into();
-        let fields: Vec<_> = validate(&card, today()).list().iter().map(|v| v.field.clone()).collect();
+        let fields: Vec<_> = validate(&card, today())
+            .list()
+            .iter()
+            .map(|v| v.field.clone())
+            .collect();
         assert_eq!(fields, vec!["address", "name"]);
     }
 
     #[test]
     fn a_person_needs_a_phone() {
-        let card = CustomerCard { kind: Some(CustomerKind::Person), name: "王芳".into(), ..CustomerCard::default() };
-        let fields: Vec<_> = validate(&card, today()).list().iter().map(|v| v.field.clone()).collect();
+        let card = CustomerCard {
+            kind: Some(CustomerKind::Person),
+            name: "王芳".into(),
+            ..CustomerCard::default()
+        };
+        let fields: Vec<_> = validate(&card, today())
+            .list()
+            .iter()
+            .map(|v| v.field.clone())
+            .collect();
         assert_eq!(fields, vec!["phone"]);
     }
 
@@ -572,8 +645,15 @@ mod tests {
         card.yearly_sales = Some(Decimal::new(-1, 0));
         card.finance.debt_ratio = Some(Decimal::new(12345, 3));
         card.founded_date = NaiveDate::from_ymd_opt(2030, 1, 1);
-        let fields: Vec<_> = validate(&card, today()).list().iter().map(|v| v.field.clone()).collect();
-        assert_eq!(fields, vec!["yearly_sales", "finance.debt_ratio", "founded_date"]);
+        let fields: Vec<_> = validate(&card, today())
+            .list()
+            .iter()
+            .map(|v| v.field.clone())
+            .collect();
+        assert_eq!(
+            fields,
+            vec!["yearly_sales", "finance.debt_ratio", "founded_date"]
+        );
     }
 
     #[test]
@@ -589,7 +669,11 @@ mod tests {
     #[test]
     fn applying_fields_copies_only_those() {
         let mut target = company();
-        let source = CustomerCard { name: "新名称".into(), region: "华东/杭州".into(), ..CustomerCard::default() };
+        let source = CustomerCard {
+            name: "新名称".into(),
+            region: "华东/杭州".into(),
+            ..CustomerCard::default()
+        };
         apply_fields(&mut target, &source, &["region".into()]);
         assert_eq!(target.region, "华东/杭州");
         assert_eq!(target.name, "杭州恒远化工有限公司");
@@ -613,7 +697,10 @@ mod tests {
         let mut merged = company();
         merged.address = "另一个地址".into();
         merged.industry = "化工".into();
-        merged.contacts.push(Contact { name: "李娜".into(), ..Contact::default() });
+        merged.contacts.push(Contact {
+            name: "李娜".into(),
+            ..Contact::default()
+        });
         let filled = fill_gaps(&mut survivor, &merged);
         assert_eq!(survivor.address, "浙江省杭州市西湖区文三路 138 号");
         assert_eq!(survivor.industry, "化工");

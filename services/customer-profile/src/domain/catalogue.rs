@@ -35,26 +35,50 @@ const ACCEPTED: &[(&str, &[&[u8]])] = &[
     ("image/png", &[b"\x89PNG\r\n\x1a\n"]),
     ("image/jpeg", &[b"\xff\xd8\xff"]),
     ("image/tiff", &[b"II*\x00", b"MM\x00*"]),
-    ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", &[b"PK\x03\x04"]),
-    ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", &[b"PK\x03\x04"]),
+    (
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        &[b"PK\x03\x04"],
+    ),
+    (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        &[b"PK\x03\x04"],
+    ),
     ("application/msword", &[b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"]),
-    ("application/vnd.ms-excel", &[b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"]),
+    (
+        "application/vnd.ms-excel",
+        &[b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"],
+    ),
     ("text/plain", &[]),
 ];
 
 /// Checks a document's declared type against its content and the size limit. The error is a
 /// reason for the field `content` or `document.content_type`.
-pub fn check_content(content_type: &str, content: &[u8], max_bytes: usize) -> Result<(), (&'static str, String)> {
+pub fn check_content(
+    content_type: &str,
+    content: &[u8],
+    max_bytes: usize,
+) -> Result<(), (&'static str, String)> {
     if content.is_empty() {
         return Err(("content", "is empty".into()));
     }
     if content.len() > max_bytes {
-        return Err(("content", format!("is {} bytes; the limit is {max_bytes}", content.len())));
+        return Err((
+            "content",
+            format!("is {} bytes; the limit is {max_bytes}", content.len()),
+        ));
     }
-    let declared = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let declared = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
     let Some((_, signatures)) = ACCEPTED.iter().find(|(name, _)| *name == declared) else {
         let names: Vec<&str> = ACCEPTED.iter().map(|(name, _)| *name).collect();
-        return Err(("document.content_type", format!("{declared:?} is not accepted; one of {}", names.join(", "))));
+        return Err((
+            "document.content_type",
+            format!("{declared:?} is not accepted; one of {}", names.join(", ")),
+        ));
     };
     let matches = if signatures.is_empty() {
         // Plain text: valid UTF-8 with no NUL bytes.

@@ -219,7 +219,10 @@ mod tests {
         }
         assert_eq!(Grade::from_number(0), Ok(None));
         assert!(Grade::from_number(9).is_err());
-        assert_eq!(Lifecycle::from_code("Established"), Some(Lifecycle::Established));
+        assert_eq!(
+            Lifecycle::from_code("Established"),
+            Some(Lifecycle::Established)
+        );
     }
 }
 

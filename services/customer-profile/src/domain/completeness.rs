@@ -34,13 +34,17 @@ const COMPANY: &[Check] = &[
     ("grade", |c| c.grade.is_some()),
     ("region", |c| !c.region.trim().is_empty()),
     ("owner_id", |c| !c.owner_id.trim().is_empty()),
-    ("contacts.decision_maker", |c| has_role(c, ContactRole::DecisionMaker)),
+    ("contacts.decision_maker", |c| {
+        has_role(c, ContactRole::DecisionMaker)
+    }),
     ("contacts.manager", |c| has_role(c, ContactRole::Manager)),
     ("competitors", |c| !c.competitors.is_empty()),
     ("bank_name", |c| !c.bank_name.trim().is_empty()),
     ("bank_account", |c| !c.bank_account.trim().is_empty()),
     ("finance.debt_ratio", |c| c.finance.debt_ratio.is_some()),
-    ("finance.return_on_assets", |c| c.finance.return_on_assets.is_some()),
+    ("finance.return_on_assets", |c| {
+        c.finance.return_on_assets.is_some()
+    }),
     ("founded_date", |c| c.founded_date.is_some()),
 ];
 
@@ -50,10 +54,22 @@ const PERSON: &[Check] = &[
     ("phone", |c| c.phone.is_some()),
     ("address", |c| !c.address.trim().is_empty()),
     ("email", |c| c.email.is_some()),
-    ("person.sex", |c| c.person.as_ref().is_some_and(|p| p.sex.is_some())),
-    ("person.birth_date", |c| c.person.as_ref().is_some_and(|p| p.birth_date.is_some())),
-    ("person.employer", |c| c.person.as_ref().is_some_and(|p| !p.employer.trim().is_empty())),
-    ("person.title", |c| c.person.as_ref().is_some_and(|p| !p.title.trim().is_empty())),
+    ("person.sex", |c| {
+        c.person.as_ref().is_some_and(|p| p.sex.is_some())
+    }),
+    ("person.birth_date", |c| {
+        c.person.as_ref().is_some_and(|p| p.birth_date.is_some())
+    }),
+    ("person.employer", |c| {
+        c.person
+            .as_ref()
+            .is_some_and(|p| !p.employer.trim().is_empty())
+    }),
+    ("person.title", |c| {
+        c.person
+            .as_ref()
+            .is_some_and(|p| !p.title.trim().is_empty())
+    }),
     ("grade", |c| c.grade.is_some()),
     ("region", |c| !c.region.trim().is_empty()),
     ("owner_id", |c| !c.owner_id.trim().is_empty()),
@@ -69,10 +85,18 @@ pub fn assess(card: &CustomerCard) -> Completeness {
         Some(CustomerKind::Person) => PERSON,
         _ => COMPANY,
     };
-    let missing: Vec<&'static str> = checks.iter().filter(|(_, filled)| !filled(card)).map(|(name, _)| *name).collect();
+    let missing: Vec<&'static str> = checks
+        .iter()
+        .filter(|(_, filled)| !filled(card))
+        .map(|(name, _)| *name)
+        .collect();
     let required = checks.len() as i32;
     let filled = required - missing.len() as i32;
-    Completeness { score: filled * 100 / required, missing, required }
+    Completeness {
+        score: filled * 100 / required,
+        missing,
+        required,
+    }
 }
 
 #[cfg(test)]
@@ -82,7 +106,11 @@ mod tests {
 
     #[test]
     fn an_empty_company_card_misses_everything_but_the_name() {
-        let card = CustomerCard { kind: Some(CustomerKind::Company), name: "华通机电".into(), ..CustomerCard::default() };
+        let card = CustomerCard {
+            kind: Some(CustomerKind::Company),
+            name: "华通机电".into(),
+            ..CustomerCard::default()
+        };
         let result = assess(&card);
         assert_eq!(result.required, 22);
         assert_eq!(result.missing.len(), 21);
@@ -92,8 +120,16 @@ mod tests {
 
     #[test]
     fn a_decision_maker_fills_that_slot() {
-        let mut card = CustomerCard { kind: Some(CustomerKind::Company), name: "华通机电".into(), ..CustomerCard::default() };
-        card.contacts.push(Contact { name: "张伟".into(), role: Some(ContactRole::DecisionMaker), ..Contact::default() });
+        let mut card = CustomerCard {
+            kind: Some(CustomerKind::Company),
+            name: "华通机电".into(),
+            ..CustomerCard::default()
+        };
+        card.contacts.push(Contact {
+            name: "张伟".into(),
+            role: Some(ContactRole::DecisionMaker),
+            ..Contact::default()
+        });
         let result = assess(&card);
         assert!(!result.missing.contains(&"contacts.decision_maker"));
         assert!(result.missing.contains(&"contacts.manager"));

@@ -3,8 +3,8 @@
 //! gateway's; these are the operation-level rules the service itself enforces.
 
 use chrono::{DateTime, Duration, Utc};
-use dossier_kit::auth::{Caller, Role};
 use dossier_kit::Problem;
+use dossier_kit::auth::{Caller, Role};
 
 /// Days between full reviews unless configured otherwise.
 pub const DEFAULT_REVIEW_INTERVAL_DAYS: i64 = 60;
@@ -40,13 +40,41 @@ impl Operation {
     fn allowed(self) -> (&'static [Role], Option<&'static str>) {
         use Role::*;
         match self {
-            Operation::Write => (&[SalesRep, CustomerService, SalesManager, Executive, Archivist, Integration], Some("customers.write")),
+            Operation::Write => (
+                &[
+                    SalesRep,
+                    CustomerService,
+                    SalesManager,
+                    Executive,
+                    Archivist,
+                    Integration,
+                ],
+                Some("customers.write"),
+            ),
             Operation::Archive => (&[SalesManager, Executive, Archivist], None),
             Operation::Merge => (&[SalesManager, Executive, Archivist], None),
             Operation::Reassign => (&[SalesManager, Executive, Archivist], None),
-            Operation::Review => (&[SalesRep, CustomerService, SalesManager, Executive, Archivist], None),
+            Operation::Review => (
+                &[
+                    SalesRep,
+                    CustomerService,
+                    SalesManager,
+                    Executive,
+                    Archivist,
+                ],
+                None,
+            ),
             Operation::CloseYear => (&[Executive, Archivist], None),
-            Operation::Import => (&[CustomerService, SalesManager, Executive, Archivist, Integration], Some("customers.import")),
+            Operation::Import => (
+                &[
+                    CustomerService,
+                    SalesManager,
+                    Executive,
+                    Archivist,
+                    Integration,
+                ],
+                Some("customers.import"),
+            ),
             Operation::Export => (&[CustomerService, SalesManager, Executive, Archivist], None),
         }
     }
@@ -73,7 +101,10 @@ pub fn authorize(caller: &Caller, operation: Operation) -> Result<(), Problem> {
         && let Some(scope) = scope
         && !caller.scopes.contains(scope)
     {
-        return Err(Problem::denied(format!("integration accounts need scope {scope} to {}", operation.describe())));
+        return Err(Problem::denied(format!(
+            "integration accounts need scope {scope} to {}",
+            operation.describe()
+        )));
     }
     Ok(())
 }
@@ -102,7 +133,13 @@ mod tests {
     #[test]
     fn integration_accounts_need_the_scope() {
         assert!(authorize(&caller(Role::Integration, &[]), Operation::Write).is_err());
-        assert!(authorize(&caller(Role::Integration, &["customers.write"]), Operation::Write).is_ok());
+        assert!(
+            authorize(
+                &caller(Role::Integration, &["customers.write"]),
+                Operation::Write
+            )
+            .is_ok()
+        );
     }
 
     #[test]

@@ -13,7 +13,10 @@ pub const FIRST_YEAR: i32 = 1980;
 /// Refuses years that have not begun or are implausibly old.
 pub fn check_closable(year: i32, today: NaiveDate) -> Result<(), Problem> {
     if year < FIRST_YEAR || year > today.year() {
-        return Err(Problem::invalid("year", format!("must be between {FIRST_YEAR} and {}", today.year())));
+        return Err(Problem::invalid(
+            "year",
+            format!("must be between {FIRST_YEAR} and {}", today.year()),
+        ));
     }
     Ok(())
 }
@@ -23,7 +26,10 @@ pub fn ensure_year_open(date: NaiveDate, closed_years: &[i32]) -> Result<(), Pro
     if closed_years.contains(&date.year()) {
         return Err(Problem::precondition(
             "YEAR_CLOSED",
-            format!("the year {} of this archive is closed into a volume and cannot change", date.year()),
+            format!(
+                "the year {} of this archive is closed into a volume and cannot change",
+                date.year()
+            ),
         ));
     }
     Ok(())

@@ -1,18 +1,21 @@
 //! Opening, changing, listing and merging archives.
 
 use chrono::{DateTime, Datelike, Utc};
+use dossier_kit::Problem;
 use dossier_kit::auth::Caller;
 use dossier_kit::db::begin_write;
 use dossier_kit::idempotency::{self, Prior};
-use dossier_kit::Problem;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, Order, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Statement,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, Order, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 
 use super::entities::customer;
-use super::{Change, Store, emit_customer, explain_conflict, insert_version, load, model_from_record, record_from_model};
+use super::{
+    Change, Store, emit_customer, explain_conflict, insert_version, load, model_from_record,
+    record_from_model,
+};
 use crate::domain::card::{self, CustomerCard, CustomerRecord, archive_number, changed_fields};
 use crate::domain::classification::*;
 use crate::domain::name::normalise_name;
@@ -90,7 +93,9 @@ impl Ordering {
             other => {
                 return Err(Problem::invalid(
                     "order_by",
-                    format!("{other:?} is not one of archive_no, name, create_time, update_time, review_due_at, route"),
+                    format!(
+                        "{other:?} is not one of archive_no, name, create_time, update_time, review_due_at, route"
+                    ),
                 ));
             }
         };
@@ -126,12 +131,16 @@ impl Store {
         review_interval_days: i64,
     ) -> Result<CustomerRecord, Problem> {
         const SCOPE: &str = "CreateCustomer";
-        if let Prior::Replay(id) = idempotency::check(&self.db, SCOPE, request_id, fingerprint).await? {
+        if let Prior::Replay(id) =
+            idempotency::check(&self.db, SCOPE, request_id, fingerprint).await?
+        {
             return self.get(&id).await;
         }
         if let Some(code) = &card.credit_code
-            && let Some(existing) =
-                customer::Entity::find().filter(customer::Column::CreditCode.eq(code.as_str())).one(&self.db).await?
+            && let Some(existing) = customer::Entity::find()
+                .filter(customer::Column::CreditCode.eq(code.as_str()))
+                .one(&self.db)
+                .await?
         {
             return Err(super::credit_code_taken(&existing.id, &existing.archive_no));
         }
@@ -144,10 +153,26 @@ impl Store {
 
         let txn = begin_write(&self.db).await?;
         let sequence = next_archive_numbers(&txn, now.year(), 1).await?;
-        let record = new_record(card, archive_number(now.year(), sequence), caller, now, review_interval_days);
+        let record = new_record(
+            card,
+            archive_number(now.year(), sequence),
+            caller,
+            now,
+            review_interval_days,
+        );
         let written = async {
-            customer::Entity::insert(model_from_record(&record)?).exec_without_returning(&txn).await?;
-            insert_version(&txn, &record, ChangeKind::Created, &caller.sub, &filled_fields(&record.card), "").await?;
+            customer::Entity::insert(model_from_record(&record)?)
+                .exec_without_returning(&txn)
+                .await?;
+            insert_version(
+                &txn,
+                &record,
+                ChangeKind::Created,
+                &caller.sub,
+                &filled_fields(&record.card),
+                "",
+            )
+            .await?;
             idempotency::record(&txn, SCOPE, request_id, fingerprint, &record.id, now).await?;
             emit_customer(&self.outbox, &txn, "created", &record, &caller.sub).await?;
             Ok::<(), Problem>(())
@@ -165,7 +190,9 @@ impl Store {
                 self.outbox.notify_committed();
                 Ok(record)
             }
-            Err(err) => Err(self.after_failed_create(SCOPE, request_id, fingerprint, &record.card, err).await),
+            Err(err) => Err(self
+                .after_failed_create(SCOPE, request_id, fingerprint, &record.card, err)
+                .await),
         }
     }
 
@@ -197,7 +224,12 @@ impl Store {
     /// Applies `apply` to an archive in one transaction: the etag is checked, the version bumped,
     /// the version row and the event written, all or nothing. A change that changes nothing is
     /// not recorded.
-    pub async fn change<F>(&self, id: &str, change: Change<'_>, apply: F) -> Result<CustomerRecord, Problem>
+    pub async fn change<F>(
+        &self,
+        id: &str,
+        change: Change<'_>,
+        apply: F,
+    ) -> Result<CustomerRecord, Problem>
     where
         F: FnOnce(&mut CustomerRecord) -> Result<String, Problem>,
     {
@@ -224,9 +256,15 @@ impl Store {
         let mut changed = changed_fields(&before.card, &after.card);
         for (field, differs) in [
             ("state", before.state != after.state),
-            ("merged_into_id", before.merged_into_id != after.merged_into_id),
+            (
+                "merged_into_id",
+                before.merged_into_id != after.merged_into_id,
+            ),
             ("review_due_at", before.review_due_at != after.review_due_at),
-            ("last_reviewed_at", before.last_reviewed_at != after.last_reviewed_at),
+            (
+                "last_reviewed_at",
+                before.last_reviewed_at != after.last_reviewed_at,
+            ),
         ] {
             if differs {
                 changed.push(field.to_owned());
@@ -252,7 +290,15 @@ impl Store {
         if updated.rows_affected == 0 {
             return Err(Problem::stale(&before.etag(), "a newer version"));
         }
-        insert_version(txn, &after, change.kind, &change.caller.sub, &changed, &note).await?;
+        insert_version(
+            txn,
+            &after,
+            change.kind,
+            &change.caller.sub,
+            &changed,
+            &note,
+        )
+        .await?;
         emit_customer(&self.outbox, txn, change.verb, &after, &change.caller.sub).await?;
         Ok(after)
     }
@@ -267,7 +313,10 @@ impl Store {
         limit: u64,
     ) -> Result<(Vec<CustomerRecord>, u64), Problem> {
         let condition = condition_of(filter);
-        let total = customer::Entity::find().filter(condition.clone()).count(&self.db).await?;
+        let total = customer::Entity::find()
+            .filter(condition.clone())
+            .count(&self.db)
+            .await?;
         let direction = if descending { Order::Desc } else { Order::Asc };
         let mut query = customer::Entity::find().filter(condition);
         query = match ordering {
@@ -275,24 +324,42 @@ impl Store {
             Ordering::Name => query.order_by(customer::Column::Name, direction.clone()),
             Ordering::CreateTime => query.order_by(customer::Column::CreatedAt, direction.clone()),
             Ordering::UpdateTime => query.order_by(customer::Column::UpdatedAt, direction.clone()),
-            Ordering::ReviewDueAt => query.order_by(customer::Column::ReviewDueAt, direction.clone()),
+            Ordering::ReviewDueAt => {
+                query.order_by(customer::Column::ReviewDueAt, direction.clone())
+            }
             Ordering::Route => query
                 .order_by(customer::Column::RouteCode, direction.clone())
                 .order_by(customer::Column::RouteOrder, direction.clone()),
         };
         // A unique tie-breaker keeps pages stable when the sort key repeats.
-        let models = query.order_by(customer::Column::Id, direction).offset(offset).limit(limit).all(&self.db).await?;
-        let records = models.into_iter().map(record_from_model).collect::<Result<Vec<_>, _>>()?;
+        let models = query
+            .order_by(customer::Column::Id, direction)
+            .offset(offset)
+            .limit(limit)
+            .all(&self.db)
+            .await?;
+        let records = models
+            .into_iter()
+            .map(record_from_model)
+            .collect::<Result<Vec<_>, _>>()?;
         Ok((records, total))
     }
 
     /// Archives that may describe the same customer as `card` (same credit code or same normalised
     /// name), strongest first, `exclude` left out.
-    pub async fn find_duplicates(&self, card: &CustomerCard, exclude: &str) -> Result<Vec<Duplicate>, Problem> {
+    pub async fn find_duplicates(
+        &self,
+        card: &CustomerCard,
+        exclude: &str,
+    ) -> Result<Vec<Duplicate>, Problem> {
         let mut found: Vec<Duplicate> = Vec::new();
         if let Some(code) = &card.credit_code {
             // Merged archives release the column; their cards still hold the code.
-            for m in customer::Entity::find().filter(customer::Column::CreditCode.eq(code.as_str())).all(&self.db).await? {
+            for m in customer::Entity::find()
+                .filter(customer::Column::CreditCode.eq(code.as_str()))
+                .all(&self.db)
+                .await?
+            {
                 found.push(duplicate_of(m, true)?);
             }
         }
@@ -326,7 +393,10 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<CustomerRecord, Problem> {
         if survivor_id == merged_id {
-            return Err(Problem::invalid("merged_id", "must differ from survivor_id"));
+            return Err(Problem::invalid(
+                "merged_id",
+                "must differ from survivor_id",
+            ));
         }
         let txn = begin_write(&self.db).await?;
         let result = async {
@@ -346,19 +416,41 @@ impl Store {
             gone.version += 1;
             gone.updated_at = now;
             gone.updated_by = caller.sub.clone();
-            customer::Entity::update(model_from_record(&gone)?).exec(&txn).await?;
-            let note = format!("merged into {} ({})", survivor.archive_no, survivor.id);
-            insert_version(&txn, &gone, ChangeKind::MergedAway, &caller.sub, &["merged_into_id".into(), "state".into()], &note)
+            customer::Entity::update(model_from_record(&gone)?)
+                .exec(&txn)
                 .await?;
+            let note = format!("merged into {} ({})", survivor.archive_no, survivor.id);
+            insert_version(
+                &txn,
+                &gone,
+                ChangeKind::MergedAway,
+                &caller.sub,
+                &["merged_into_id".into(), "state".into()],
+                &note,
+            )
+            .await?;
 
             let mut kept = survivor.clone();
             let filled = card::fill_gaps(&mut kept.card, &merged.card);
             kept.version += 1;
             kept.updated_at = now;
             kept.updated_by = caller.sub.clone();
-            customer::Entity::update(model_from_record(&kept)?).exec(&txn).await?;
-            let note = format!("merged {} ({}) into this archive", merged.archive_no, merged.id);
-            insert_version(&txn, &kept, ChangeKind::MergedIn, &caller.sub, &filled, &note).await?;
+            customer::Entity::update(model_from_record(&kept)?)
+                .exec(&txn)
+                .await?;
+            let note = format!(
+                "merged {} ({}) into this archive",
+                merged.archive_no, merged.id
+            );
+            insert_version(
+                &txn,
+                &kept,
+                ChangeKind::MergedIn,
+                &caller.sub,
+                &filled,
+                &note,
+            )
+            .await?;
 
             super::documents::move_documents(&txn, &merged, &kept.id).await?;
             emit_customer(&self.outbox, &txn, "merged_away", &gone, &caller.sub).await?;
@@ -391,7 +483,8 @@ pub(super) async fn finish<T>(
 
 fn duplicate_of(m: customer::Model, by_credit_code: bool) -> Result<Duplicate, Problem> {
     Ok(Duplicate {
-        state: CustomerState::from_code(&m.state).ok_or_else(|| Problem::internal("unknown stored state"))?,
+        state: CustomerState::from_code(&m.state)
+            .ok_or_else(|| Problem::internal("unknown stored state"))?,
         id: m.id,
         archive_no: m.archive_no,
         name: m.name,
@@ -489,7 +582,11 @@ pub(super) fn filled_fields(card: &CustomerCard) -> Vec<String> {
 
 /// Reserves `count` archive numbers of `year` and returns the first. The counter row is
 /// upserted, so concurrent creators serialise on it and never share a number.
-pub(super) async fn next_archive_numbers(conn: &impl ConnectionTrait, year: i32, count: i64) -> Result<i64, Problem> {
+pub(super) async fn next_archive_numbers(
+    conn: &impl ConnectionTrait,
+    year: i32,
+    count: i64,
+) -> Result<i64, Problem> {
     let name = format!("archive_no:{year}");
     let backend = conn.get_database_backend();
     let insert = Query::insert()

@@ -1,14 +1,15 @@
 //! The archive catalogue and the yearly volumes.
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use dossier_kit::Problem;
 use dossier_kit::auth::Caller;
 use dossier_kit::db::begin_write;
 use dossier_kit::idempotency::{self, Prior};
 use dossier_kit::outbox::NewEvent;
 use dossier_kit::problem::is_unique_violation;
-use dossier_kit::Problem;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use sha2::{Digest, Sha256};
 
@@ -91,14 +92,18 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<DocumentRecord, Problem> {
         const SCOPE: &str = "AddDocument";
-        if let Prior::Replay(id) = idempotency::check(&self.db, SCOPE, request_id, fingerprint).await? {
+        if let Prior::Replay(id) =
+            idempotency::check(&self.db, SCOPE, request_id, fingerprint).await?
+        {
             return self.get_document(&id).await;
         }
         // A concurrent filer may take the same sequence number; the unique index refuses the
         // second and it tries again with the next number.
         for _attempt in 0..5 {
             let txn = begin_write(&self.db).await?;
-            let attempt = self.try_add_document(&txn, caller, &new, content, request_id, fingerprint, now).await;
+            let attempt = self
+                .try_add_document(&txn, caller, &new, content, request_id, fingerprint, now)
+                .await;
             match attempt {
                 Ok(row) => {
                     match txn.commit().await {
@@ -114,14 +119,18 @@ impl Store {
                 }
                 Err(Attempt::Failed(problem)) => {
                     let _ = txn.rollback().await;
-                    if let Prior::Replay(id) = idempotency::check(&self.db, SCOPE, request_id, fingerprint).await? {
+                    if let Prior::Replay(id) =
+                        idempotency::check(&self.db, SCOPE, request_id, fingerprint).await?
+                    {
                         return self.get_document(&id).await;
                     }
                     return Err(problem);
                 }
             }
         }
-        Err(Problem::Unavailable { what: "catalogue numbering (too much contention)".into() })
+        Err(Problem::Unavailable {
+            what: "catalogue numbering (too much contention)".into(),
+        })
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -160,7 +169,9 @@ impl Store {
             created_at: now,
             created_by: caller.sub.clone(),
         };
-        let inserted = document::Entity::insert(document::ActiveModel::from(row.clone())).exec_without_returning(txn).await;
+        let inserted = document::Entity::insert(document::ActiveModel::from(row.clone()))
+            .exec_without_returning(txn)
+            .await;
         match inserted {
             Ok(_) => {}
             Err(err) if is_unique_violation(&err) => return Err(Attempt::Retry),
@@ -175,14 +186,27 @@ impl Store {
         idempotency::record(txn, "AddDocument", request_id, fingerprint, &row.id, now).await?;
         let payload = crate::wire::document_to_proto(&row);
         self.outbox
-            .append(txn, now, NewEvent::new("document.added", &row.id, Some(owner.id.clone()), &caller.sub, &payload))
+            .append(
+                txn,
+                now,
+                NewEvent::new(
+                    "document.added",
+                    &row.id,
+                    Some(owner.id.clone()),
+                    &caller.sub,
+                    &payload,
+                ),
+            )
             .await?;
         Ok(row)
     }
 
     /// One document's catalogue entry.
     pub async fn get_document(&self, id: &str) -> Result<DocumentRecord, Problem> {
-        document::Entity::find_by_id(id.to_owned()).one(&self.db).await?.ok_or_else(|| Problem::not_found("document", id))
+        document::Entity::find_by_id(id.to_owned())
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| Problem::not_found("document", id))
     }
 
     /// A document's content.
@@ -203,7 +227,8 @@ impl Store {
         limit: u64,
     ) -> Result<(Vec<DocumentRecord>, u64), Problem> {
         load(&self.db, customer_id).await?;
-        let mut query = document::Entity::find().filter(document::Column::CustomerId.eq(customer_id));
+        let mut query =
+            document::Entity::find().filter(document::Column::CustomerId.eq(customer_id));
         if let Some(category) = category {
             query = query.filter(document::Column::Category.eq(category.number()));
         }
@@ -220,7 +245,13 @@ impl Store {
 
     /// Freezes `year` of an archive into a volume: the card as it stands, the documents of the
     /// year and the versions made in it. Documents of the year can no longer be added or changed.
-    pub async fn close_year(&self, caller: &Caller, id: &str, year: i32, now: DateTime<Utc>) -> Result<VolumeRecord, Problem> {
+    pub async fn close_year(
+        &self,
+        caller: &Caller,
+        id: &str,
+        year: i32,
+        now: DateTime<Utc>,
+    ) -> Result<VolumeRecord, Problem> {
         check_closable(year, now.date_naive())?;
         let record = self.get(id).await?;
         if let Some(existing) = volume::Entity::find()
@@ -233,10 +264,19 @@ impl Store {
                 resource: "volume",
                 existing_id: existing.id,
                 reason: "YEAR_ALREADY_CLOSED",
-                message: format!("{year} of {} is already closed as {}", record.archive_no, existing.volume_no),
+                message: format!(
+                    "{year} of {} is already closed as {}",
+                    record.archive_no, existing.volume_no
+                ),
             });
         }
-        let change = Change { caller, now, kind: ChangeKind::YearClosed, verb: "year_closed", etag: "" };
+        let change = Change {
+            caller,
+            now,
+            kind: ChangeKind::YearClosed,
+            verb: "year_closed",
+            etag: "",
+        };
         let volume_no = volume_number(&record.archive_no, year);
         let note = format!("closed {year} into volume {volume_no}");
 
@@ -271,24 +311,46 @@ impl Store {
                 content: serde_json::to_value(&content).map_err(Problem::internal)?,
                 digest: digest(&canonical),
             };
-            volume::Entity::insert(volume::ActiveModel::from(row.clone())).exec_without_returning(&txn).await.map_err(
-                |err| {
+            volume::Entity::insert(volume::ActiveModel::from(row.clone()))
+                .exec_without_returning(&txn)
+                .await
+                .map_err(|err| {
                     if is_unique_violation(&err) {
-                        Problem::precondition("YEAR_ALREADY_CLOSED", format!("{year} was closed concurrently"))
+                        Problem::precondition(
+                            "YEAR_ALREADY_CLOSED",
+                            format!("{year} was closed concurrently"),
+                        )
                     } else {
                         err.into()
                     }
-                },
-            )?;
+                })?;
             document::Entity::update_many()
-                .col_expr(document::Column::VolumeYear, sea_orm::sea_query::Expr::value(year))
+                .col_expr(
+                    document::Column::VolumeYear,
+                    sea_orm::sea_query::Expr::value(year),
+                )
                 .filter(document::Column::Id.is_in(entries.iter().map(|e| e.id.clone())))
                 .exec(&txn)
                 .await?;
-            let volume = VolumeRecord { row, card: content.card, entries, versions };
+            let volume = VolumeRecord {
+                row,
+                card: content.card,
+                entries,
+                versions,
+            };
             let payload = crate::wire::volume_to_proto(&volume);
             self.outbox
-                .append(&txn, now, NewEvent::new("volume.closed", &volume.row.id, Some(id.to_owned()), &caller.sub, &payload))
+                .append(
+                    &txn,
+                    now,
+                    NewEvent::new(
+                        "volume.closed",
+                        &volume.row.id,
+                        Some(id.to_owned()),
+                        &caller.sub,
+                        &payload,
+                    ),
+                )
                 .await?;
             Ok(volume)
         }
@@ -306,7 +368,8 @@ impl Store {
             .await?;
         rows.into_iter()
             .map(|row| {
-                let content: VolumeContent = serde_json::from_value(row.content.clone()).map_err(Problem::internal)?;
+                let content: VolumeContent =
+                    serde_json::from_value(row.content.clone()).map_err(Problem::internal)?;
                 let entries = content
                     .entries
                     .into_iter()
@@ -330,7 +393,12 @@ impl Store {
                         created_by: String::new(),
                     })
                     .collect();
-                Ok(VolumeRecord { card: content.card, versions: content.versions, entries, row })
+                Ok(VolumeRecord {
+                    card: content.card,
+                    versions: content.versions,
+                    entries,
+                    row,
+                })
             })
             .collect()
     }
@@ -370,10 +438,16 @@ fn entry_of(d: &document::Model) -> EntryContent {
 
 /// The year a document belongs to: its own date, or the day it was filed.
 fn year_of(d: &document::Model) -> i32 {
-    d.document_date.map(|date| date.year()).unwrap_or_else(|| d.created_at.year())
+    d.document_date
+        .map(|date| date.year())
+        .unwrap_or_else(|| d.created_at.year())
 }
 
-async fn documents_of_year(conn: &impl ConnectionTrait, customer_id: &str, year: i32) -> Result<Vec<document::Model>, Problem> {
+async fn documents_of_year(
+    conn: &impl ConnectionTrait,
+    customer_id: &str,
+    year: i32,
+) -> Result<Vec<document::Model>, Problem> {
     Ok(document::Entity::find()
         .filter(document::Column::CustomerId.eq(customer_id))
         .order_by_asc(document::Column::Category)
@@ -395,7 +469,11 @@ async fn closed_years(conn: &impl ConnectionTrait, customer_id: &str) -> Result<
         .collect())
 }
 
-async fn next_sequence(conn: &impl ConnectionTrait, customer_id: &str, category: DocumentCategory) -> Result<i32, Problem> {
+async fn next_sequence(
+    conn: &impl ConnectionTrait,
+    customer_id: &str,
+    category: DocumentCategory,
+) -> Result<i32, Problem> {
     let last = document::Entity::find()
         .filter(document::Column::CustomerId.eq(customer_id))
         .filter(document::Column::Category.eq(category.number()))
@@ -407,7 +485,11 @@ async fn next_sequence(conn: &impl ConnectionTrait, customer_id: &str, category:
 
 /// Moves an archive's documents into the survivor's catalogue after the survivor's own, keeping
 /// the archive number they were filed under.
-pub(super) async fn move_documents(conn: &impl ConnectionTrait, from: &CustomerRecord, to_id: &str) -> Result<(), Problem> {
+pub(super) async fn move_documents(
+    conn: &impl ConnectionTrait,
+    from: &CustomerRecord,
+    to_id: &str,
+) -> Result<(), Problem> {
     let documents = document::Entity::find()
         .filter(document::Column::CustomerId.eq(from.id.as_str()))
         .order_by_asc(document::Column::Category)
@@ -428,6 +510,9 @@ pub(super) async fn move_documents(conn: &impl ConnectionTrait, from: &CustomerR
         document::Entity::update(moved).exec(conn).await?;
     }
     // Keep the customer row count check honest: the survivor must exist.
-    customer::Entity::find_by_id(to_id.to_owned()).one(conn).await?.ok_or_else(|| Problem::not_found("customer", to_id))?;
+    customer::Entity::find_by_id(to_id.to_owned())
+        .one(conn)
+        .await?
+        .ok_or_else(|| Problem::not_found("customer", to_id))?;
     Ok(())
 }

@@ -34,7 +34,12 @@ pub struct VersionRecord {
 
 impl Store {
     /// A page of a card's versions, newest first, and how many there are.
-    pub async fn history(&self, id: &str, offset: u64, limit: u64) -> Result<(Vec<VersionRecord>, u64), Problem> {
+    pub async fn history(
+        &self,
+        id: &str,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<VersionRecord>, u64), Problem> {
         load(&self.db, id).await?;
         let of_customer = version::Entity::find().filter(version::Column::CustomerId.eq(id));
         let total = of_customer.clone().count(&self.db).await?;
@@ -45,23 +50,33 @@ impl Store {
             .limit(limit)
             .all(&self.db)
             .await?;
-        let Some(oldest) = page.last().map(|v| v.version) else { return Ok((Vec::new(), total)) };
+        let Some(oldest) = page.last().map(|v| v.version) else {
+            return Ok((Vec::new(), total));
+        };
         // The version before the page's oldest gives that one's old values.
-        let previous = of_customer.filter(version::Column::Version.eq(oldest - 1)).one(&self.db).await?;
+        let previous = of_customer
+            .filter(version::Column::Version.eq(oldest - 1))
+            .one(&self.db)
+            .await?;
         let mut cards: HashMap<i64, CustomerCard> = HashMap::new();
         for row in page.iter().chain(previous.iter()) {
-            cards.insert(row.version, serde_json::from_value(row.card.clone()).map_err(Problem::internal)?);
+            cards.insert(
+                row.version,
+                serde_json::from_value(row.card.clone()).map_err(Problem::internal)?,
+            );
         }
         let empty = CustomerCard::default();
         let versions = page
             .into_iter()
             .map(|row| {
-                let changed: Vec<String> = serde_json::from_value(row.changed_fields).map_err(Problem::internal)?;
+                let changed: Vec<String> =
+                    serde_json::from_value(row.changed_fields).map_err(Problem::internal)?;
                 let new = cards.get(&row.version).unwrap_or(&empty);
                 let old = cards.get(&(row.version - 1)).unwrap_or(&empty);
                 Ok(VersionRecord {
                     version: row.version,
-                    kind: ChangeKind::from_code(&row.kind).ok_or_else(|| Problem::internal("unknown change kind"))?,
+                    kind: ChangeKind::from_code(&row.kind)
+                        .ok_or_else(|| Problem::internal("unknown change kind"))?,
                     actor_id: row.actor_id,
                     changed_at: row.changed_at,
                     old_values: project(old, &changed),

@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Datelike, Utc};
+use dossier_kit::Problem;
 use dossier_kit::auth::Caller;
 use dossier_kit::db::begin_write;
-use dossier_kit::Problem;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::customers::{filled_fields, finish, new_record, next_archive_numbers};
@@ -41,8 +41,10 @@ impl Store {
         dry_run: bool,
     ) -> Result<(usize, Vec<RowRefusal>), Problem> {
         let mut refusals = Vec::new();
-        let codes: Vec<String> =
-            rows.iter().filter_map(|(_, card)| card.credit_code.as_ref().map(|c| c.as_str().to_owned())).collect();
+        let codes: Vec<String> = rows
+            .iter()
+            .filter_map(|(_, card)| card.credit_code.as_ref().map(|c| c.as_str().to_owned()))
+            .collect();
         let mut on_file: HashMap<String, String> = HashMap::new();
         for chunk in codes.chunks(BATCH) {
             for m in customer::Entity::find()
@@ -96,14 +98,32 @@ impl Store {
                     .iter()
                     .enumerate()
                     .map(|(i, card)| {
-                        new_record(card.clone(), archive_number(now.year(), first + i as i64), caller, now, review_interval_days)
+                        new_record(
+                            card.clone(),
+                            archive_number(now.year(), first + i as i64),
+                            caller,
+                            now,
+                            review_interval_days,
+                        )
                     })
                     .collect();
-                let models = records.iter().map(model_from_record).collect::<Result<Vec<_>, _>>()?;
-                customer::Entity::insert_many(models).exec_without_returning(&txn).await?;
+                let models = records
+                    .iter()
+                    .map(model_from_record)
+                    .collect::<Result<Vec<_>, _>>()?;
+                customer::Entity::insert_many(models)
+                    .exec_without_returning(&txn)
+                    .await?;
                 for record in &records {
-                    insert_version(&txn, record, ChangeKind::Created, &caller.sub, &filled_fields(&record.card), "imported")
-                        .await?;
+                    insert_version(
+                        &txn,
+                        record,
+                        ChangeKind::Created,
+                        &caller.sub,
+                        &filled_fields(&record.card),
+                        "imported",
+                    )
+                    .await?;
                     emit_customer(&self.outbox, &txn, "created", record, &caller.sub).await?;
                 }
                 Ok(records.len())

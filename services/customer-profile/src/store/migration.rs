@@ -32,7 +32,12 @@ impl MigrationTrait for CreateArchive {
             Table::create()
                 .table("customers")
                 .col(ColumnDef::new("id").string().not_null().primary_key())
-                .col(ColumnDef::new("archive_no").string().not_null().unique_key())
+                .col(
+                    ColumnDef::new("archive_no")
+                        .string()
+                        .not_null()
+                        .unique_key(),
+                )
                 .col(ColumnDef::new("kind").string().not_null())
                 .col(ColumnDef::new("name").string().not_null())
                 .col(ColumnDef::new("name_key").string().not_null())
@@ -51,13 +56,29 @@ impl MigrationTrait for CreateArchive {
                 .col(ColumnDef::new("custodian_id").string().not_null())
                 .col(ColumnDef::new("state").string().not_null())
                 .col(ColumnDef::new("merged_into_id").string().null())
-                .col(ColumnDef::new("review_due_at").timestamp_with_time_zone().not_null())
-                .col(ColumnDef::new("last_reviewed_at").timestamp_with_time_zone().null())
+                .col(
+                    ColumnDef::new("review_due_at")
+                        .timestamp_with_time_zone()
+                        .not_null(),
+                )
+                .col(
+                    ColumnDef::new("last_reviewed_at")
+                        .timestamp_with_time_zone()
+                        .null(),
+                )
                 .col(ColumnDef::new("version").big_integer().not_null())
                 .col(ColumnDef::new("card").json_binary().not_null())
-                .col(ColumnDef::new("created_at").timestamp_with_time_zone().not_null())
+                .col(
+                    ColumnDef::new("created_at")
+                        .timestamp_with_time_zone()
+                        .not_null(),
+                )
                 .col(ColumnDef::new("created_by").string().not_null())
-                .col(ColumnDef::new("updated_at").timestamp_with_time_zone().not_null())
+                .col(
+                    ColumnDef::new("updated_at")
+                        .timestamp_with_time_zone()
+                        .not_null(),
+                )
                 .col(ColumnDef::new("updated_by").string().not_null())
                 .to_owned(),
         )
@@ -84,12 +105,20 @@ impl MigrationTrait for CreateArchive {
                 .col(ColumnDef::new("version").big_integer().not_null())
                 .col(ColumnDef::new("kind").string().not_null())
                 .col(ColumnDef::new("actor_id").string().not_null())
-                .col(ColumnDef::new("changed_at").timestamp_with_time_zone().not_null())
+                .col(
+                    ColumnDef::new("changed_at")
+                        .timestamp_with_time_zone()
+                        .not_null(),
+                )
                 .col(ColumnDef::new("changed_fields").json_binary().not_null())
                 .col(ColumnDef::new("card").json_binary().not_null())
                 .col(ColumnDef::new("note").string().not_null())
                 .primary_key(Index::create().col("customer_id").col("version"))
-                .foreign_key(ForeignKey::create().from("customer_versions", "customer_id").to("customers", "id"))
+                .foreign_key(
+                    ForeignKey::create()
+                        .from("customer_versions", "customer_id")
+                        .to("customers", "id"),
+                )
                 .to_owned(),
         )
         .await?;
@@ -112,9 +141,17 @@ impl MigrationTrait for CreateArchive {
                 .col(ColumnDef::new("sha256").string().not_null())
                 .col(ColumnDef::new("volume_year").integer().null())
                 .col(ColumnDef::new("merged_from_archive_no").string().null())
-                .col(ColumnDef::new("created_at").timestamp_with_time_zone().not_null())
+                .col(
+                    ColumnDef::new("created_at")
+                        .timestamp_with_time_zone()
+                        .not_null(),
+                )
                 .col(ColumnDef::new("created_by").string().not_null())
-                .foreign_key(ForeignKey::create().from("documents", "customer_id").to("customers", "id"))
+                .foreign_key(
+                    ForeignKey::create()
+                        .from("documents", "customer_id")
+                        .to("customers", "id"),
+                )
                 .to_owned(),
         )
         .await?;
@@ -133,9 +170,18 @@ impl MigrationTrait for CreateArchive {
         m.create_table(
             Table::create()
                 .table("document_contents")
-                .col(ColumnDef::new("document_id").string().not_null().primary_key())
+                .col(
+                    ColumnDef::new("document_id")
+                        .string()
+                        .not_null()
+                        .primary_key(),
+                )
                 .col(ColumnDef::new("content").blob().not_null())
-                .foreign_key(ForeignKey::create().from("document_contents", "document_id").to("documents", "id"))
+                .foreign_key(
+                    ForeignKey::create()
+                        .from("document_contents", "document_id")
+                        .to("documents", "id"),
+                )
                 .to_owned(),
         )
         .await?;
@@ -147,16 +193,30 @@ impl MigrationTrait for CreateArchive {
                 .col(ColumnDef::new("customer_id").string().not_null())
                 .col(ColumnDef::new("year").integer().not_null())
                 .col(ColumnDef::new("volume_no").string().not_null())
-                .col(ColumnDef::new("closed_at").timestamp_with_time_zone().not_null())
+                .col(
+                    ColumnDef::new("closed_at")
+                        .timestamp_with_time_zone()
+                        .not_null(),
+                )
                 .col(ColumnDef::new("closed_by").string().not_null())
                 .col(ColumnDef::new("content").json_binary().not_null())
                 .col(ColumnDef::new("digest").string().not_null())
-                .foreign_key(ForeignKey::create().from("volumes", "customer_id").to("customers", "id"))
+                .foreign_key(
+                    ForeignKey::create()
+                        .from("volumes", "customer_id")
+                        .to("customers", "id"),
+                )
                 .to_owned(),
         )
         .await?;
         m.create_index(
-            Index::create().name("volumes_year").table("volumes").col("customer_id").col("year").unique().to_owned(),
+            Index::create()
+                .name("volumes_year")
+                .table("volumes")
+                .col("customer_id")
+                .col("year")
+                .unique()
+                .to_owned(),
         )
         .await?;
 
@@ -173,6 +233,8 @@ impl MigrationTrait for CreateArchive {
 
     async fn down(&self, _m: &SchemaManager) -> Result<(), DbErr> {
         // The archive is never dropped: nothing is hard-deleted, not even by a migration.
-        Err(DbErr::Migration("the archive schema is not reversible".into()))
+        Err(DbErr::Migration(
+            "the archive schema is not reversible".into(),
+        ))
     }
 }

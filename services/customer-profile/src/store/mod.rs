@@ -12,11 +12,13 @@ mod import;
 pub use import::RowRefusal;
 
 use chrono::{DateTime, Utc};
+use dossier_kit::Problem;
 use dossier_kit::auth::Caller;
 use dossier_kit::outbox::{NewEvent, Outbox};
 use dossier_kit::problem::is_unique_violation;
-use dossier_kit::Problem;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+};
 
 use crate::domain::card::{CustomerCard, CustomerRecord};
 use crate::domain::classification::*;
@@ -67,8 +69,8 @@ async fn load(conn: &impl ConnectionTrait, id: &str) -> Result<CustomerRecord, P
 }
 
 fn record_from_model(m: customer::Model) -> Result<CustomerRecord, Problem> {
-    let card: CustomerCard =
-        serde_json::from_value(m.card).map_err(|e| Problem::internal(format!("stored card {} unreadable: {e}", m.id)))?;
+    let card: CustomerCard = serde_json::from_value(m.card)
+        .map_err(|e| Problem::internal(format!("stored card {} unreadable: {e}", m.id)))?;
     let state = CustomerState::from_code(&m.state)
         .ok_or_else(|| Problem::internal(format!("stored state {:?} unknown", m.state)))?;
     Ok(CustomerRecord {
@@ -93,7 +95,11 @@ fn model_from_record(r: &CustomerRecord) -> Result<customer::ActiveModel, Proble
     Ok(customer::ActiveModel {
         id: Set(r.id.clone()),
         archive_no: Set(r.archive_no.clone()),
-        kind: Set(card.kind.map(CustomerKind::code).unwrap_or("company").to_owned()),
+        kind: Set(card
+            .kind
+            .map(CustomerKind::code)
+            .unwrap_or("company")
+            .to_owned()),
         name: Set(card.name.clone()),
         name_key: Set(normalise_name(&card.name)),
         // A merged archive gives its code up: the survivor may take it over.
@@ -163,24 +169,38 @@ async fn emit_customer(
         .append(
             conn,
             record.updated_at,
-            NewEvent::new(format!("customer.{verb}"), &record.id, Some(record.id.clone()), actor, &payload),
+            NewEvent::new(
+                format!("customer.{verb}"),
+                &record.id,
+                Some(record.id.clone()),
+                actor,
+                &payload,
+            ),
         )
         .await?;
     Ok(())
 }
 
 /// Names what an insert or update clashed with: a credit code held by another archive.
-async fn explain_conflict(db: &DatabaseConnection, card: &CustomerCard, err: sea_orm::DbErr) -> Problem {
+async fn explain_conflict(
+    db: &DatabaseConnection,
+    card: &CustomerCard,
+    err: sea_orm::DbErr,
+) -> Problem {
     if !is_unique_violation(&err) {
         return err.into();
     }
     if let Some(code) = &card.credit_code
-        && let Ok(Some(existing)) =
-            customer::Entity::find().filter(customer::Column::CreditCode.eq(code.as_str())).one(db).await
+        && let Ok(Some(existing)) = customer::Entity::find()
+            .filter(customer::Column::CreditCode.eq(code.as_str()))
+            .one(db)
+            .await
     {
         return credit_code_taken(&existing.id, &existing.archive_no);
     }
-    Problem::Aborted { message: "a concurrent change won; read the record again and retry".into() }
+    Problem::Aborted {
+        message: "a concurrent change won; read the record again and retry".into(),
+    }
 }
 
 fn credit_code_taken(existing_id: &str, archive_no: &str) -> Problem {

@@ -14,7 +14,10 @@ pub async fn read_events(app: &TestApp, after: u64, count: usize) -> Vec<ChangeE
     let mut stream = app
         .client
         .clone()
-        .watch_changes(archivist(WatchChangesRequest { after_sequence: after, event_types: vec![] }))
+        .watch_changes(archivist(WatchChangesRequest {
+            after_sequence: after,
+            event_types: vec![],
+        }))
         .await
         .expect("watch")
         .into_inner();
@@ -40,20 +43,39 @@ async fn the_feed_replays_then_follows_live() {
         .await
         .expect("watch")
         .into_inner();
-    let replayed = [stream.message().await.expect("ok").expect("one"), stream.message().await.expect("ok").expect("two")];
+    let replayed = [
+        stream.message().await.expect("ok").expect("one"),
+        stream.message().await.expect("ok").expect("two"),
+    ];
     assert_eq!(replayed[0].aggregate_id, first.id);
-    let payload = pb::Customer::decode(replayed[0].payload.as_ref().expect("payload").value.as_slice()).expect("a Customer");
+    let payload = pb::Customer::decode(
+        replayed[0]
+            .payload
+            .as_ref()
+            .expect("payload")
+            .value
+            .as_slice(),
+    )
+    .expect("a Customer");
     assert_eq!(payload.name, "甲公司");
-    assert_eq!(replayed[0].payload.as_ref().expect("payload").type_url, "type.googleapis.com/dossier.customer.v1.Customer");
+    assert_eq!(
+        replayed[0].payload.as_ref().expect("payload").type_url,
+        "type.googleapis.com/dossier.customer.v1.Customer"
+    );
 
     let third = create(&app, "丙公司", 3).await;
-    let live = tokio::time::timeout(Duration::from_secs(5), stream.message()).await.expect("in time").expect("ok").expect("event");
+    let live = tokio::time::timeout(Duration::from_secs(5), stream.message())
+        .await
+        .expect("in time")
+        .expect("ok")
+        .expect("event");
     assert_eq!(live.aggregate_id, third.id);
     assert_eq!(live.sequence, replayed[1].sequence + 1);
 }
 
 #[tokio::test]
-async fn a_consumer_resuming_from_its_last_sequence_sees_no_gap_and_no_duplicate_under_concurrent_writers() {
+async fn a_consumer_resuming_from_its_last_sequence_sees_no_gap_and_no_duplicate_under_concurrent_writers()
+ {
     let app = spawn_app().await;
     const WRITERS: u32 = 4;
     const EACH: u32 = 15;
@@ -94,7 +116,10 @@ async fn a_consumer_resuming_from_its_last_sequence_sees_no_gap_and_no_duplicate
     assert_eq!(applied.len(), total, "every event once");
     assert!(applied.windows(2).all(|w| w[0] < w[1]), "in sequence order");
     let everything = read_events(&app, 0, total + 1).await;
-    assert_eq!(everything.iter().map(|e| e.sequence).collect::<Vec<_>>(), applied);
+    assert_eq!(
+        everything.iter().map(|e| e.sequence).collect::<Vec<_>>(),
+        applied
+    );
 }
 
 #[tokio::test]
@@ -103,13 +128,19 @@ async fn the_feed_filters_by_event_type() {
     let created = create(&app, "甲公司", 1).await;
     app.client
         .clone()
-        .mark_reviewed(archivist(pb::MarkReviewedRequest { id: created.id, note: String::new() }))
+        .mark_reviewed(archivist(pb::MarkReviewedRequest {
+            id: created.id,
+            note: String::new(),
+        }))
         .await
         .expect("reviewed");
     let mut stream = app
         .client
         .clone()
-        .watch_changes(archivist(WatchChangesRequest { after_sequence: 0, event_types: vec!["customer.reviewed".into()] }))
+        .watch_changes(archivist(WatchChangesRequest {
+            after_sequence: 0,
+            event_types: vec!["customer.reviewed".into()],
+        }))
         .await
         .expect("watch")
         .into_inner();

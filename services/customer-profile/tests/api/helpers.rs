@@ -32,7 +32,9 @@ impl Drop for TestApp {
 
 /// The fixed "now" of tests: 2026-06-15 09:00 UTC.
 pub fn start_time() -> chrono::DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 6, 15, 9, 0, 0).single().expect("valid time")
+    Utc.with_ymd_and_hms(2026, 6, 15, 9, 0, 0)
+        .single()
+        .expect("valid time")
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -46,7 +48,9 @@ pub async fn spawn_app() -> TestApp {
     }));
     let clock = ManualClock::new(start_time());
     let (trigger, shutdown) = shutdown_pair();
-    let app = Application::build(&config, Arc::new(clock.clone()), shutdown).await.expect("service builds");
+    let app = Application::build(&config, Arc::new(clock.clone()), shutdown)
+        .await
+        .expect("service builds");
     let port = app.port();
     tokio::spawn(app.run_until_stopped());
     let channel = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
@@ -54,7 +58,14 @@ pub async fn spawn_app() -> TestApp {
         .connect()
         .await
         .expect("connects");
-    TestApp { client: CustomerServiceClient::new(channel.clone()), channel, clock, _db: db, trigger, _data_dir: data_dir }
+    TestApp {
+        client: CustomerServiceClient::new(channel.clone()),
+        channel,
+        clock,
+        _db: db,
+        trigger,
+        _data_dir: data_dir,
+    }
 }
 
 /// A request as `role` (subject `<role>-1`, team `east`).
@@ -88,7 +99,11 @@ pub fn company(name: &str, n: u32) -> pb::Customer {
             .map(|i| pb::Contact {
                 name: format!("联系人{i}"),
                 title: "采购部经理".into(),
-                role: if i == 0 { pb::ContactRole::DecisionMaker as i32 } else { pb::ContactRole::Contact as i32 },
+                role: if i == 0 {
+                    pb::ContactRole::DecisionMaker as i32
+                } else {
+                    pb::ContactRole::Contact as i32
+                },
                 phone: format!("1381234567{i}"),
                 hobbies: "钓鱼".into(),
                 ..pb::Contact::default()
@@ -124,7 +139,9 @@ pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
 /// The `ErrorInfo` reason and metadata of a status.
 pub fn error_info(status: &tonic::Status) -> (String, std::collections::HashMap<String, String>) {
     use tonic_types::StatusExt;
-    let info = status.get_details_error_info().expect("error info attached");
+    let info = status
+        .get_details_error_info()
+        .expect("error info attached");
     (info.reason, info.metadata)
 }
 

@@ -7,7 +7,14 @@ use dossier_proto::customer::{self as pb};
 
 use crate::helpers::*;
 
-const HEADER: [&str; 6] = ["企业名称", "统一社会信用代码", "所在地址", "电话", "客户等级", "地区"];
+const HEADER: [&str; 6] = [
+    "企业名称",
+    "统一社会信用代码",
+    "所在地址",
+    "电话",
+    "客户等级",
+    "地区",
+];
 
 fn workbook(rows: &[[String; 6]]) -> Vec<u8> {
     let mut book = rust_xlsxwriter::Workbook::new();
@@ -17,7 +24,9 @@ fn workbook(rows: &[[String; 6]]) -> Vec<u8> {
     }
     for (r, row) in rows.iter().enumerate() {
         for (col, value) in row.iter().enumerate() {
-            sheet.write_string(r as u32 + 1, col as u16, value).expect("cell");
+            sheet
+                .write_string(r as u32 + 1, col as u16, value)
+                .expect("cell");
         }
     }
     book.save_to_buffer().expect("xlsx")
@@ -54,9 +63,21 @@ async fn ten_thousand_rows_with_three_bad_ones_import_all_the_good_ones() {
         .into_inner();
     assert_eq!(reply.rows_read, 10_000);
     assert_eq!(reply.created, 9_997);
-    let report: Vec<(i32, &str)> = reply.errors.iter().map(|e| (e.row, e.field.as_str())).collect();
-    assert_eq!(report, vec![(11, "credit_code"), (5001, "phone"), (10000, "name")]);
-    let listed = app.client.clone().list_customers(archivist(pb::ListCustomersRequest::default())).await.expect("list");
+    let report: Vec<(i32, &str)> = reply
+        .errors
+        .iter()
+        .map(|e| (e.row, e.field.as_str()))
+        .collect();
+    assert_eq!(
+        report,
+        vec![(11, "credit_code"), (5001, "phone"), (10000, "name")]
+    );
+    let listed = app
+        .client
+        .clone()
+        .list_customers(archivist(pb::ListCustomersRequest::default()))
+        .await
+        .expect("list");
     assert_eq!(listed.into_inner().total_size, 9_997);
 }
 
@@ -87,12 +108,22 @@ async fn a_csv_with_chinese_headers_imports_and_refuses_codes_on_file() {
         .expect("imported")
         .into_inner();
     assert_eq!(reply.created, 1);
-    let report: Vec<(i32, &str)> = reply.errors.iter().map(|e| (e.row, e.field.as_str())).collect();
-    assert_eq!(report, vec![(3, "credit_code"), (4, "grade"), (5, "credit_code")]);
+    let report: Vec<(i32, &str)> = reply
+        .errors
+        .iter()
+        .map(|e| (e.row, e.field.as_str()))
+        .collect();
+    assert_eq!(
+        report,
+        vec![(3, "credit_code"), (4, "grade"), (5, "credit_code")]
+    );
     let imported = app
         .client
         .clone()
-        .list_customers(archivist(pb::ListCustomersRequest { query: "甲贸易".into(), ..Default::default() }))
+        .list_customers(archivist(pb::ListCustomersRequest {
+            query: "甲贸易".into(),
+            ..Default::default()
+        }))
         .await
         .expect("list")
         .into_inner()
@@ -116,14 +147,23 @@ async fn an_export_is_a_workbook_of_the_filtered_customers() {
         .into_inner();
     assert_eq!(reply.rows, 3);
     let mut book = calamine::Xlsx::new(Cursor::new(reply.content)).expect("readable xlsx");
-    let range = book.worksheet_range_at(0).expect("a sheet").expect("readable");
+    let range = book
+        .worksheet_range_at(0)
+        .expect("a sheet")
+        .expect("readable");
     assert_eq!(range.height(), 4);
     let names: Vec<String> = range.rows().skip(1).map(|r| r[1].to_string()).collect();
-    assert_eq!(names, vec!["导出1有限公司", "导出2有限公司", "导出3有限公司"]);
+    assert_eq!(
+        names,
+        vec!["导出1有限公司", "导出2有限公司", "导出3有限公司"]
+    );
     let status = app
         .client
         .clone()
-        .export_customers(as_role(dossier_kit::auth::Role::SalesRep, pb::ExportCustomersRequest::default()))
+        .export_customers(as_role(
+            dossier_kit::auth::Role::SalesRep,
+            pb::ExportCustomersRequest::default(),
+        ))
         .await
         .expect_err("bulk output is not for salespeople");
     assert_eq!(status.code(), tonic::Code::PermissionDenied);

@@ -45,7 +45,10 @@ pub async fn demo(config: &Config, args: DemoArgs) -> anyhow::Result<()> {
 /// Loads `count` demo customers through `endpoint`; returns a one-line summary.
 pub async fn load(config: &Config, endpoint: &str, count: usize) -> anyhow::Result<String> {
     let common = config.common().map_err(anyhow::Error::msg)?;
-    let secret = common.auth.hs256_secret_or_dev(&common.data_dir).map_err(anyhow::Error::msg)?;
+    let secret = common
+        .auth
+        .hs256_secret_or_dev(&common.data_dir)
+        .map_err(anyhow::Error::msg)?;
     let token = mint_hs256(
         &secret,
         &common.auth.issuer,
@@ -60,26 +63,42 @@ pub async fn load(config: &Config, endpoint: &str, count: usize) -> anyhow::Resu
         },
     )
     .map_err(anyhow::Error::msg)?;
-    let bearer: tonic::metadata::MetadataValue<_> = format!("Bearer {token}").parse().context("token header")?;
+    let bearer: tonic::metadata::MetadataValue<_> =
+        format!("Bearer {token}").parse().context("token header")?;
     let channel = tonic::transport::Endpoint::from_shared(endpoint.to_owned())
         .context("endpoint")?
         .connect_timeout(Duration::from_secs(5))
         .connect()
         .await
         .with_context(|| format!("cannot reach customer-profile at {endpoint}"))?;
-    let mut client = CustomerServiceClient::with_interceptor(channel, move |mut request: tonic::Request<()>| {
-        request.metadata_mut().insert("authorization", bearer.clone());
-        Ok(request)
-    });
+    let mut client =
+        CustomerServiceClient::with_interceptor(channel, move |mut request: tonic::Request<()>| {
+            request
+                .metadata_mut()
+                .insert("authorization", bearer.clone());
+            Ok(request)
+        });
     let (mut created, mut present) = (0, 0);
-    for (index, customer) in crate::demo_data::demo_customers(count, SEED).into_iter().enumerate() {
-        let request = CreateCustomerRequest { customer: Some(customer), request_id: format!("demo-{SEED}-{index}") };
+    for (index, customer) in crate::demo_data::demo_customers(count, SEED)
+        .into_iter()
+        .enumerate()
+    {
+        let request = CreateCustomerRequest {
+            customer: Some(customer),
+            request_id: format!("demo-{SEED}-{index}"),
+        };
         match client.create_customer(request).await {
             Ok(_) => created += 1,
             // Loaded before by another run (same request id, or the credit code is on file).
             Err(status) if status.code() == Code::AlreadyExists => present += 1,
-            Err(status) => anyhow::bail!("demo customer {index}: {}: {}", status.code(), status.message()),
+            Err(status) => anyhow::bail!(
+                "demo customer {index}: {}: {}",
+                status.code(),
+                status.message()
+            ),
         }
     }
-    Ok(format!("{count} demo customers ({created} written, {present} already there) at {endpoint}"))
+    Ok(format!(
+        "{count} demo customers ({created} written, {present} already there) at {endpoint}"
+    ))
 }

@@ -28,13 +28,22 @@ pub async fn migrate(config: &Config, args: MigrateArgs) -> anyhow::Result<()> {
     }
     let wanted = |name: &str| args.service.as_deref().is_none_or(|s| s == name);
     if wanted(dossier_customer_profile::SERVICE_NAME) {
-        let settings: dossier_customer_profile::Settings =
-            config.section(dossier_customer_profile::CONFIG_SECTION).map_err(anyhow::Error::msg)?;
-        let url = database_url_or_default(settings.database_url.as_ref(), &common.data_dir, dossier_customer_profile::DATABASE_FILE);
+        let settings: dossier_customer_profile::Settings = config
+            .section(dossier_customer_profile::CONFIG_SECTION)
+            .map_err(anyhow::Error::msg)?;
+        let url = database_url_or_default(
+            settings.database_url.as_ref(),
+            &common.data_dir,
+            dossier_customer_profile::DATABASE_FILE,
+        );
         dossier_kit::db::connect_and_migrate::<dossier_customer_profile::store::migration::Migrator>(&url)
             .await
             .with_context(|| format!("migrating {}", redact_url(&url)))?;
-        println!("{:<20} up to date  ({})", dossier_customer_profile::SERVICE_NAME, redact_url(&url));
+        println!(
+            "{:<20} up to date  ({})",
+            dossier_customer_profile::SERVICE_NAME,
+            redact_url(&url)
+        );
     }
     Ok(())
 }

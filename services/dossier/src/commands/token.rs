@@ -43,17 +43,26 @@ pub fn token(config: &Config, args: TokenArgs) -> anyhow::Result<()> {
     };
     let common = config.common().map_err(anyhow::Error::msg)?;
     if common.auth.algorithm != "HS256" {
-        anyhow::bail!("tokens can be minted only with HS256 (development); production tokens come from your identity provider");
+        anyhow::bail!(
+            "tokens can be minted only with HS256 (development); production tokens come from your identity provider"
+        );
     }
     let role: Role = args.role.parse().map_err(anyhow::Error::msg)?;
-    let secret = common.auth.hs256_secret_or_dev(&common.data_dir).map_err(anyhow::Error::msg)?;
+    let secret = common
+        .auth
+        .hs256_secret_or_dev(&common.data_dir)
+        .map_err(anyhow::Error::msg)?;
     let token = mint_hs256(
         &secret,
         &common.auth.issuer,
         &common.auth.audience,
         &TokenRequest {
             sub: args.sub.clone(),
-            name: if args.name.is_empty() { args.sub.clone() } else { args.name },
+            name: if args.name.is_empty() {
+                args.sub.clone()
+            } else {
+                args.name
+            },
             role,
             team: args.team,
             scopes: args.scopes,
@@ -68,8 +77,13 @@ pub fn token(config: &Config, args: TokenArgs) -> anyhow::Result<()> {
 /// Parses `30s`, `15m`, `2h`, `7d`.
 pub fn parse_ttl(text: &str) -> anyhow::Result<Duration> {
     let text = text.trim();
-    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
-    let number: u64 = number.parse().with_context(|| format!("{text:?} should look like 30m, 1h or 7d"))?;
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let number: u64 = number
+        .parse()
+        .with_context(|| format!("{text:?} should look like 30m, 1h or 7d"))?;
     let seconds = match unit {
         "s" | "" => number,
         "m" => number * 60,

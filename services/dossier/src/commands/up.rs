@@ -39,26 +39,43 @@ fn with_data_dir(config: &Config, data_dir: Option<std::path::PathBuf>) -> Confi
 pub async fn up(config: &Config, args: UpArgs) -> anyhow::Result<()> {
     let config = with_data_dir(config, args.data_dir);
     let common = config.common().map_err(anyhow::Error::msg)?;
-    let _telemetry = dossier_kit::telemetry::init(&common.telemetry, "dossier").map_err(anyhow::Error::msg)?;
+    let _telemetry =
+        dossier_kit::telemetry::init(&common.telemetry, "dossier").map_err(anyhow::Error::msg)?;
     let (trigger, shutdown) = ShutdownSignal::from_os();
 
     let mut started = Vec::new();
     for entry in services::SERVICES {
-        let service = (entry.start)(config.clone(), dossier_kit::clock::system(), shutdown.clone())
-            .await
-            .map_err(anyhow::Error::msg)
-            .with_context(|| format!("starting {}", entry.name))?;
+        let service = (entry.start)(
+            config.clone(),
+            dossier_kit::clock::system(),
+            shutdown.clone(),
+        )
+        .await
+        .map_err(anyhow::Error::msg)
+        .with_context(|| format!("starting {}", entry.name))?;
         started.push(service);
     }
     print_banner(&started, &common.data_dir);
 
-    let endpoints: Vec<(String, u16)> = started.iter().map(|s| (s.name.to_owned(), s.port)).collect();
+    let endpoints: Vec<(String, u16)> = started
+        .iter()
+        .map(|s| (s.name.to_owned(), s.port))
+        .collect();
     let runs: Vec<_> = started.into_iter().map(|s| tokio::spawn(s.run)).collect();
     if args.demo {
-        let port = endpoints.iter().find(|(name, _)| name == dossier_customer_profile::SERVICE_NAME).map(|(_, p)| *p);
+        let port = endpoints
+            .iter()
+            .find(|(name, _)| name == dossier_customer_profile::SERVICE_NAME)
+            .map(|(_, p)| *p);
         if let Some(port) = port {
             let endpoint = format!("http://127.0.0.1:{port}");
-            match crate::commands::demo::load(&config, &endpoint, crate::commands::demo::DEFAULT_COUNT).await {
+            match crate::commands::demo::load(
+                &config,
+                &endpoint,
+                crate::commands::demo::DEFAULT_COUNT,
+            )
+            .await
+            {
                 Ok(summary) => println!("demo data: {summary}"),
                 Err(error) => eprintln!("demo data not loaded: {error:#}"),
             }
@@ -90,12 +107,20 @@ pub async fn up(config: &Config, args: UpArgs) -> anyhow::Result<()> {
 /// Runs one service until Ctrl-C.
 pub async fn serve(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
     let config = with_data_dir(config, args.data_dir);
-    let entry = services::find(&args.service)
-        .with_context(|| format!("no service {:?}; one of {}", args.service, services::names()))?;
+    let entry = services::find(&args.service).with_context(|| {
+        format!(
+            "no service {:?}; one of {}",
+            args.service,
+            services::names()
+        )
+    })?;
     let common = config.common().map_err(anyhow::Error::msg)?;
-    let _telemetry = dossier_kit::telemetry::init(&common.telemetry, entry.name).map_err(anyhow::Error::msg)?;
+    let _telemetry =
+        dossier_kit::telemetry::init(&common.telemetry, entry.name).map_err(anyhow::Error::msg)?;
     let (_trigger, shutdown) = ShutdownSignal::from_os();
-    let started = (entry.start)(config, dossier_kit::clock::system(), shutdown).await.map_err(anyhow::Error::msg)?;
+    let started = (entry.start)(config, dossier_kit::clock::system(), shutdown)
+        .await
+        .map_err(anyhow::Error::msg)?;
     print_banner(std::slice::from_ref(&started), &common.data_dir);
     started.run.await.map_err(anyhow::Error::msg)
 }
@@ -103,7 +128,10 @@ pub async fn serve(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
 fn print_banner(started: &[Started], data_dir: &std::path::Path) {
     println!("Dossier is up.");
     for service in started {
-        println!("  {:<20} grpc://127.0.0.1:{}  ({})  db: {}", service.name, service.port, service.grpc_service, service.database);
+        println!(
+            "  {:<20} grpc://127.0.0.1:{}  ({})  db: {}",
+            service.name, service.port, service.grpc_service, service.database
+        );
     }
     println!("Data directory: {}", data_dir.display());
     println!("Get a token:    dossier token --role archivist --sub $USER");
