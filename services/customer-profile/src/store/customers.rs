@@ -160,65 +160,43 @@ impl Store {
             now,
             review_interval_days,
         );
-        let written = async {
-            customer::Entity::insert(model_from_record(&record)?)
+        // Unique violations are kept apart: they mean a concurrent request won a race.
+        let written: Result<(), Result<sea_orm::DbErr, Problem>> = async {
+            let row = model_from_record(&record).map_err(Err)?;
+            customer::Entity::insert(row)
                 .exec_without_returning(&txn)
-                .await?;
-            insert_version(
-                &txn,
-                &record,
-                ChangeKind::Created,
-                &caller.sub,
-                &filled_fields(&record.card),
-                "",
-            )
-            .await?;
-            idempotency::record(&txn, SCOPE, request_id, fingerprint, &record.id, now).await?;
-            emit_customer(&self.outbox, &txn, "created", &record, &caller.sub).await?;
-            Ok::<(), Problem>(())
+                .await
+                .map_err(Ok)?;
+            let filled = filled_fields(&record.card);
+            insert_version(&txn, &record, ChangeKind::Created, &caller.sub, &filled, "")
+                .await
+                .map_err(Err)?;
+            idempotency::record(&txn, SCOPE, request_id, fingerprint, &record.id, now)
+                .await
+                .map_err(Ok)?;
+            emit_customer(&self.outbox, &txn, "created", &record, &caller.sub)
+                .await
+                .map_err(Err)?;
+            txn.commit().await.map_err(Ok)
         }
         .await;
         match written {
-            Ok(()) => {}
-            Err(problem) => {
-                let _ = txn.rollback().await;
-                return Err(problem);
-            }
-        }
-        match txn.commit().await {
             Ok(()) => {
                 self.outbox.notify_committed();
                 Ok(record)
             }
-            Err(err) => Err(self
-                .after_failed_create(SCOPE, request_id, fingerprint, &record.card, err)
-                .await),
-        }
-    }
-
-    /// A create lost a race: either the same request won (replay it) or another archive took the
-    /// credit code.
-    async fn after_failed_create(
-        &self,
-        scope: &str,
-        request_id: &str,
-        fingerprint: &str,
-        card: &CustomerCard,
-        err: sea_orm::DbErr,
-    ) -> Problem {
-        match idempotency::check(&self.db, scope, request_id, fingerprint).await {
-            Ok(Prior::Replay(id)) => {
-                return Problem::AlreadyExists {
-                    resource: "customer",
-                    existing_id: id,
-                    reason: "REQUEST_IN_FLIGHT",
-                    message: "the same request_id was being processed concurrently; read it".into(),
-                };
+            Err(Err(problem)) => Err(problem),
+            Err(Ok(db_error)) => {
+                // The transaction is rolled back when dropped. Either the same request won
+                // (answer with its result) or another archive holds the credit code.
+                if let Prior::Replay(id) =
+                    idempotency::check(&self.db, SCOPE, request_id, fingerprint).await?
+                {
+                    return self.get(&id).await;
+                }
+                Err(explain_conflict(&self.db, &record.card, db_error).await)
             }
-            Err(problem) => return problem,
-            Ok(Prior::New) => {}
         }
-        explain_conflict(&self.db, card, err).await
     }
 
     /// Applies `apply` to an archive in one transaction: the etag is checked, the version bumped,

@@ -762,3 +762,38 @@ async fn health_reports_serving_and_reflection_lists_the_service() {
         "{names:?}"
     );
 }
+
+#[tokio::test]
+async fn concurrent_retries_of_one_create_open_one_archive() {
+    let app = spawn_app().await;
+    let request = pb::CreateCustomerRequest {
+        customer: Some(company("杭州恒远化工有限公司", 1)),
+        request_id: "flaky-network".into(),
+    };
+    let calls: Vec<_> = (0..8)
+        .map(|_| {
+            let mut client = app.client.clone();
+            let request = request.clone();
+            tokio::spawn(async move { client.create_customer(archivist(request)).await })
+        })
+        .collect();
+    let mut ids = std::collections::BTreeSet::new();
+    for call in calls {
+        ids.insert(
+            call.await
+                .expect("joined")
+                .expect("every retry answers")
+                .into_inner()
+                .id,
+        );
+    }
+    assert_eq!(ids.len(), 1, "all retries name the same customer");
+    let list = app
+        .client
+        .clone()
+        .list_customers(archivist(pb::ListCustomersRequest::default()))
+        .await
+        .expect("list");
+    assert_eq!(list.into_inner().total_size, 1);
+    assert_eq!(crate::changes::read_events(&app, 0, 10).await.len(), 1);
+}
