@@ -14,13 +14,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("cargo:rerun-if-changed={}", file.display());
     }
 
-    let descriptors = protox::compile(&files, [&proto_root])?;
+    let mut compiler = protox::Compiler::new([&proto_root])?;
+    compiler.include_source_info(true).include_imports(true);
+    compiler.open_files(&files)?;
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     // compile_fds ignores file_descriptor_set_path, so the set is written here for reflection.
+    // It is encoded by protox itself: prost's own descriptor types would drop the custom
+    // options (the sensitivity annotations) when re-encoding.
     std::fs::write(
         out_dir.join("dossier_descriptor.bin"),
-        prost::Message::encode_to_vec(&descriptors),
+        compiler.encode_file_descriptor_set(),
     )?;
+    let descriptors = compiler.file_descriptor_set();
 
     // Type names let every message be packed into `google.protobuf.Any` (change-feed payloads).
     let mut config = tonic_prost_build::Config::new();

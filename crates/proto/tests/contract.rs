@@ -75,3 +75,18 @@ fn enums_start_with_an_unspecified_zero_value() {
         }
     }
 }
+
+#[test]
+fn every_customer_id_field_is_marked_as_a_customer_reference() {
+    let unmarked: Vec<String> = dossier_messages()
+        .into_iter()
+        .flat_map(|message| message.fields().collect::<Vec<_>>())
+        .filter(|field| field.name() == "customer_id" || field.name() == "customer_ids")
+        .filter(|field| !annotation(field).customer_ref)
+        .map(|field| field.full_name().to_owned())
+        .collect();
+    assert!(
+        unmarked.is_empty(),
+        "customer ids without customer_ref: {unmarked:#?}"
+    );
+}
