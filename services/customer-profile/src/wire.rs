@@ -175,7 +175,8 @@ fn text_field<T>(
     v.check(parse(raw).map_err(|reason| FieldViolation::new(field, reason)))
 }
 
-fn enum_field<T>(
+/// Parses an optional enum number: 0 means unset, an unknown number is a violation of `field`.
+pub fn enum_field<T>(
     v: &mut Violations,
     field: &str,
     number: i32,

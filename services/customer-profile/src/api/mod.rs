@@ -28,7 +28,7 @@ use crate::domain::classification::*;
 use crate::domain::completeness;
 use crate::domain::policy::{Operation, authorize, next_review_due};
 use crate::store::{Change, CustomerFilter, NewDocument, Ordering, Store};
-use crate::wire::{self, card_from_proto, customer_to_proto};
+use crate::wire::{self, card_from_proto, customer_to_proto, enum_field};
 
 /// The CustomerService implementation.
 #[derive(Clone)]
@@ -224,56 +224,23 @@ impl CustomerApi {
         r: &pb::ListCustomersRequest,
     ) -> Result<(CustomerFilter, Ordering, bool), Problem> {
         let mut v = Violations::new();
-        let mut pick = |field: &str, result: Result<Option<_>, String>| {
-            v.check(result.map_err(|reason| dossier_kit::FieldViolation::new(field, reason)))
-                .flatten()
-        };
-        let kind = pick("kind", CustomerKind::from_number(r.kind));
         let filter = CustomerFilter {
             query: r.query.clone(),
-            kind,
-            grade: v
-                .check(
-                    Grade::from_number(r.grade)
-                        .map_err(|e| dossier_kit::FieldViolation::new("grade", e)),
-                )
-                .flatten(),
+            kind: enum_field(&mut v, "kind", r.kind, CustomerKind::from_number),
+            grade: enum_field(&mut v, "grade", r.grade, Grade::from_number),
             region: r.region.clone(),
             route_code: r.route_code.clone(),
             owner_id: r.owner_id.clone(),
-            lifecycle: v
-                .check(
-                    Lifecycle::from_number(r.lifecycle)
-                        .map_err(|e| dossier_kit::FieldViolation::new("lifecycle", e)),
-                )
-                .flatten(),
+            lifecycle: enum_field(&mut v, "lifecycle", r.lifecycle, Lifecycle::from_number),
             review_due_before: r.review_overdue.then(|| self.clock.now()),
-            customer_type: v
-                .check(
-                    CustomerType::from_number(r.customer_type)
-                        .map_err(|e| dossier_kit::FieldViolation::new("customer_type", e)),
-                )
-                .flatten(),
-            channel: v
-                .check(
-                    Channel::from_number(r.channel)
-                        .map_err(|e| dossier_kit::FieldViolation::new("channel", e)),
-                )
-                .flatten(),
+            customer_type: enum_field(&mut v, "customer_type", r.customer_type, CustomerType::from_number),
+            channel: enum_field(&mut v, "channel", r.channel, Channel::from_number),
             team: r.team.clone(),
-            trade_standing: v
-                .check(
-                    TradeStanding::from_number(r.trade_standing)
-                        .map_err(|e| dossier_kit::FieldViolation::new("trade_standing", e)),
-                )
-                .flatten(),
+            trade_standing: enum_field(&mut v, "trade_standing", r.trade_standing, TradeStanding::from_number),
             custodian_id: String::new(),
             include_archived: r.include_archived,
         };
-        let ordering = v.check(Ordering::parse(&r.order_by).map_err(|p| match p {
-            Problem::InvalidArgument(mut list) if !list.is_empty() => list.remove(0),
-            other => dossier_kit::FieldViolation::new("order_by", other.to_string()),
-        }));
+        let ordering = v.check(Ordering::parse(&r.order_by));
         v.finish(|| ())?;
         let (ordering, descending) = ordering.unwrap_or_default();
         Ok((filter, ordering, descending))
@@ -853,7 +820,11 @@ impl CustomerService for CustomerApi {
         reply(
             async {
                 authorize(&caller, Operation::Export)?;
-                if !matches!(SheetFormatChoice::of(r.format), SheetFormatChoice::Xlsx) {
+                let xlsx = matches!(
+                pb::SheetFormat::try_from(r.format),
+                Ok(pb::SheetFormat::Xlsx | pb::SheetFormat::Unspecified)
+            );
+            if !xlsx {
                     return Err(Problem::invalid(
                         "format",
                         "only SHEET_FORMAT_XLSX is exported",
@@ -902,20 +873,5 @@ impl CustomerService for CustomerApi {
                 .watch(r.after_sequence, r.event_types, self.shutdown.clone());
         let stream: EventStream = Box::pin(stream.map(|item| item.map_err(Status::from)));
         Ok(Response::new(stream))
-    }
-}
-
-/// The export format asked for.
-enum SheetFormatChoice {
-    Xlsx,
-    Other,
-}
-
-impl SheetFormatChoice {
-    fn of(format: i32) -> Self {
-        match pb::SheetFormat::try_from(format) {
-            Ok(pb::SheetFormat::Xlsx | pb::SheetFormat::Unspecified) => SheetFormatChoice::Xlsx,
-            _ => SheetFormatChoice::Other,
-        }
     }
 }

@@ -73,7 +73,7 @@ pub enum Ordering {
 
 impl Ordering {
     /// Parses `order_by`: a field name optionally followed by ` desc`.
-    pub fn parse(order_by: &str) -> Result<(Ordering, bool), Problem> {
+    pub fn parse(order_by: &str) -> Result<(Ordering, bool), dossier_kit::FieldViolation> {
         let text = order_by.trim();
         if text.is_empty() {
             return Ok((Ordering::ArchiveNo, false));
@@ -91,7 +91,7 @@ impl Ordering {
             "review_due_at" => Ordering::ReviewDueAt,
             "route" => Ordering::Route,
             other => {
-                return Err(Problem::invalid(
+                return Err(dossier_kit::FieldViolation::new(
                     "order_by",
                     format!(
                         "{other:?} is not one of archive_no, name, create_time, update_time, review_due_at, route"

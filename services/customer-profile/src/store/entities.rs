@@ -54,8 +54,10 @@ pub mod customer {
         pub last_reviewed_at: Option<DateTimeUtc>,
         /// Version, from 1.
         pub version: i64,
-        /// The whole card.
-        pub card: Json,
+        /// The whole card, as JSON text. Text rather than a JSON column: it is only ever read
+        /// whole, and parsing text straight into the card skips an intermediate JSON tree on
+        /// the hottest path (GetCustomer).
+        pub card: String,
         /// Opened at.
         pub created_at: DateTimeUtc,
         /// Opened by.
@@ -95,8 +97,8 @@ pub mod version {
         pub changed_at: DateTimeUtc,
         /// Names of the changed fields (JSON array).
         pub changed_fields: Json,
-        /// The whole card after the change.
-        pub card: Json,
+        /// The whole card after the change, as JSON text.
+        pub card: String,
         /// A note (review note, merge partner).
         pub note: String,
     }

@@ -62,7 +62,7 @@ impl Store {
         for row in page.iter().chain(previous.iter()) {
             cards.insert(
                 row.version,
-                serde_json::from_value(row.card.clone()).map_err(Problem::internal)?,
+                serde_json::from_str(&row.card).map_err(Problem::internal)?,
             );
         }
         let empty = CustomerCard::default();

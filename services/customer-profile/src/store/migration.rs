@@ -67,7 +67,7 @@ impl MigrationTrait for CreateArchive {
                         .null(),
                 )
                 .col(ColumnDef::new("version").big_integer().not_null())
-                .col(ColumnDef::new("card").json_binary().not_null())
+                .col(ColumnDef::new("card").text().not_null())
                 .col(
                     ColumnDef::new("created_at")
                         .timestamp_with_time_zone()
@@ -111,7 +111,7 @@ impl MigrationTrait for CreateArchive {
                         .not_null(),
                 )
                 .col(ColumnDef::new("changed_fields").json_binary().not_null())
-                .col(ColumnDef::new("card").json_binary().not_null())
+                .col(ColumnDef::new("card").text().not_null())
                 .col(ColumnDef::new("note").string().not_null())
                 .primary_key(Index::create().col("customer_id").col("version"))
                 .foreign_key(

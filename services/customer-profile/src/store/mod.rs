@@ -69,7 +69,7 @@ async fn load(conn: &impl ConnectionTrait, id: &str) -> Result<CustomerRecord, P
 }
 
 fn record_from_model(m: customer::Model) -> Result<CustomerRecord, Problem> {
-    let card: CustomerCard = serde_json::from_value(m.card)
+    let card: CustomerCard = serde_json::from_str(&m.card)
         .map_err(|e| Problem::internal(format!("stored card {} unreadable: {e}", m.id)))?;
     let state = CustomerState::from_code(&m.state)
         .ok_or_else(|| Problem::internal(format!("stored state {:?} unknown", m.state)))?;
@@ -124,7 +124,7 @@ fn model_from_record(r: &CustomerRecord) -> Result<customer::ActiveModel, Proble
         review_due_at: Set(r.review_due_at),
         last_reviewed_at: Set(r.last_reviewed_at),
         version: Set(r.version),
-        card: Set(serde_json::to_value(card).map_err(Problem::internal)?),
+        card: Set(serde_json::to_string(card).map_err(Problem::internal)?),
         created_at: Set(r.created_at),
         created_by: Set(r.created_by.clone()),
         updated_at: Set(r.updated_at),
@@ -148,7 +148,7 @@ async fn insert_version(
         actor_id: Set(actor.to_owned()),
         changed_at: Set(record.updated_at),
         changed_fields: Set(serde_json::to_value(changed).map_err(Problem::internal)?),
-        card: Set(serde_json::to_value(&record.card).map_err(Problem::internal)?),
+        card: Set(serde_json::to_string(&record.card).map_err(Problem::internal)?),
         note: Set(note.to_owned()),
     })
     .exec_without_returning(conn)

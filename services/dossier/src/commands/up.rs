@@ -76,7 +76,14 @@ pub async fn up(config: &Config, args: UpArgs) -> anyhow::Result<()> {
             )
             .await
             {
-                Ok(summary) => println!("demo data: {summary}"),
+                Ok(summary) => {
+                    println!("demo data: {summary}");
+                    println!("demo users (dossier token --role <role> --sub <sub> --team <team>):");
+                    for (sub, name, team) in crate::demo_data::demo_sales_reps() {
+                        let role = if sub.starts_with("mgr-") { "sales_manager" } else { "sales_rep" };
+                        println!("  {name:<4} --role {role} --sub {sub} --team {team}");
+                    }
+                }
                 Err(error) => eprintln!("demo data not loaded: {error:#}"),
             }
         }

@@ -28,13 +28,19 @@ pub struct Bearer(MetadataValue<Ascii>);
 impl Bearer {
     /// The interceptor for `token`.
     pub fn new(token: &str) -> anyhow::Result<Self> {
-        Ok(Self(format!("Bearer {token}").parse().context("token is not a valid header value")?))
+        Ok(Self(
+            format!("Bearer {token}")
+                .parse()
+                .context("token is not a valid header value")?,
+        ))
     }
 }
 
 impl tonic::service::Interceptor for Bearer {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        request.metadata_mut().insert("authorization", self.0.clone());
+        request
+            .metadata_mut()
+            .insert("authorization", self.0.clone());
         Ok(request)
     }
 }
@@ -74,9 +80,15 @@ impl Call {
     async fn once(&self, client: &mut Client) -> Result<(), Status> {
         match self {
             Call::Get { id, contacts } => {
-                let reply = client.get_customer(GetCustomerRequest { id: id.clone() }).await?.into_inner();
+                let reply = client
+                    .get_customer(GetCustomerRequest { id: id.clone() })
+                    .await?
+                    .into_inner();
                 if reply.contacts.len() != *contacts {
-                    return Err(Status::internal(format!("reply has {} contacts, expected {contacts}", reply.contacts.len())));
+                    return Err(Status::internal(format!(
+                        "reply has {} contacts, expected {contacts}",
+                        reply.contacts.len()
+                    )));
                 }
                 Ok(())
             }
@@ -84,8 +96,12 @@ impl Call {
                 let n = next.fetch_add(1, Ordering::Relaxed);
                 let mut customer = Customer::clone(template);
                 customer.name = format!("{}第{n}分部", template.name);
-                customer.credit_code = credit_code(n).ok_or_else(|| Status::internal("no credit code"))?;
-                let request = CreateCustomerRequest { customer: Some(customer), request_id: format!("bench-{n}") };
+                customer.credit_code =
+                    credit_code(n).ok_or_else(|| Status::internal("no credit code"))?;
+                let request = CreateCustomerRequest {
+                    customer: Some(customer),
+                    request_id: format!("bench-{n}"),
+                };
                 client.create_customer(request).await.map(|_| ())
             }
         }
@@ -149,7 +165,12 @@ struct WorkerResult {
 }
 
 /// Loads the server on `port` with `call` and measures it.
-pub async fn measure(port: u16, bearer: &Bearer, call: &Call, load: Load) -> anyhow::Result<Measurement> {
+pub async fn measure(
+    port: u16,
+    bearer: &Bearer,
+    call: &Call,
+    load: Load,
+) -> anyhow::Result<Measurement> {
     let mut channels = Vec::with_capacity(load.connections);
     for _ in 0..load.connections.max(1) {
         channels.push(connect(port).await?);
@@ -160,7 +181,12 @@ pub async fn measure(port: u16, bearer: &Bearer, call: &Call, load: Load) -> any
     for index in 0..load.concurrency.max(1) {
         let channel = channels[index % channels.len()].clone();
         let client = CustomerServiceClient::with_interceptor(channel, bearer.clone());
-        workers.push(tokio::spawn(worker(client, call.clone(), window_start, window_end)));
+        workers.push(tokio::spawn(worker(
+            client,
+            call.clone(),
+            window_start,
+            window_end,
+        )));
     }
     drop(channels);
     let mut total = Measurement {
@@ -175,7 +201,10 @@ pub async fn measure(port: u16, bearer: &Bearer, call: &Call, load: Load) -> any
         total.ok += result.ok;
         total.errors += result.errors;
         total.first_error = total.first_error.or(result.first_error);
-        total.latency.add(&result.latency).context("merging latency histograms")?;
+        total
+            .latency
+            .add(&result.latency)
+            .context("merging latency histograms")?;
     }
     Ok(total)
 }
@@ -186,8 +215,18 @@ fn new_histogram() -> anyhow::Result<Histogram<u64>> {
 }
 
 /// One closed-loop task: request, await, record; until the window closes.
-async fn worker(mut client: Client, call: Call, window_start: Instant, window_end: Instant) -> anyhow::Result<WorkerResult> {
-    let mut result = WorkerResult { ok: 0, errors: 0, first_error: None, latency: new_histogram()? };
+async fn worker(
+    mut client: Client,
+    call: Call,
+    window_start: Instant,
+    window_end: Instant,
+) -> anyhow::Result<WorkerResult> {
+    let mut result = WorkerResult {
+        ok: 0,
+        errors: 0,
+        first_error: None,
+        latency: new_histogram()?,
+    };
     loop {
         let sent = Instant::now();
         if sent >= window_end {
@@ -198,7 +237,8 @@ async fn worker(mut client: Client, call: Call, window_start: Instant, window_en
         match outcome {
             Ok(()) if received >= window_start && received < window_end => {
                 result.ok += 1;
-                let micros = u64::try_from(received.duration_since(sent).as_micros()).unwrap_or(u64::MAX);
+                let micros =
+                    u64::try_from(received.duration_since(sent).as_micros()).unwrap_or(u64::MAX);
                 result.latency.saturating_record(micros);
             }
             Ok(()) => {}
