@@ -142,6 +142,12 @@ impl Store {
                 .one(&self.db)
                 .await?
         {
+            // A concurrent retry of this very request may have just opened it.
+            if let Prior::Replay(id) =
+                idempotency::check(&self.db, SCOPE, request_id, fingerprint).await?
+            {
+                return self.get(&id).await;
+            }
             return Err(super::credit_code_taken(&existing.id, &existing.archive_no));
         }
         if card.owner_id.is_empty() {
