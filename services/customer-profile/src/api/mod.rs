@@ -233,10 +233,20 @@ impl CustomerApi {
             owner_id: r.owner_id.clone(),
             lifecycle: enum_field(&mut v, "lifecycle", r.lifecycle, Lifecycle::from_number),
             review_due_before: r.review_overdue.then(|| self.clock.now()),
-            customer_type: enum_field(&mut v, "customer_type", r.customer_type, CustomerType::from_number),
+            customer_type: enum_field(
+                &mut v,
+                "customer_type",
+                r.customer_type,
+                CustomerType::from_number,
+            ),
             channel: enum_field(&mut v, "channel", r.channel, Channel::from_number),
             team: r.team.clone(),
-            trade_standing: enum_field(&mut v, "trade_standing", r.trade_standing, TradeStanding::from_number),
+            trade_standing: enum_field(
+                &mut v,
+                "trade_standing",
+                r.trade_standing,
+                TradeStanding::from_number,
+            ),
             custodian_id: String::new(),
             include_archived: r.include_archived,
         };
@@ -821,10 +831,10 @@ impl CustomerService for CustomerApi {
             async {
                 authorize(&caller, Operation::Export)?;
                 let xlsx = matches!(
-                pb::SheetFormat::try_from(r.format),
-                Ok(pb::SheetFormat::Xlsx | pb::SheetFormat::Unspecified)
-            );
-            if !xlsx {
+                    pb::SheetFormat::try_from(r.format),
+                    Ok(pb::SheetFormat::Xlsx | pb::SheetFormat::Unspecified)
+                );
+                if !xlsx {
                     return Err(Problem::invalid(
                         "format",
                         "only SHEET_FORMAT_XLSX is exported",

@@ -14,7 +14,6 @@ use sea_orm::{
 use super::entities::customer;
 use super::{
     Change, Store, emit_customer, explain_conflict, insert_version, load, model_from_record,
-    record_from_model,
 };
 use crate::domain::card::{self, CustomerCard, CustomerRecord, archive_number, changed_fields};
 use crate::domain::classification::*;
@@ -302,7 +301,10 @@ impl Store {
             .count(&self.db)
             .await?;
         let direction = if descending { Order::Desc } else { Order::Asc };
-        let mut query = customer::Entity::find().filter(condition);
+        let mut query = customer::Entity::find()
+            .select_only()
+            .columns(super::RECORD_COLUMNS)
+            .filter(condition);
         query = match ordering {
             Ordering::ArchiveNo => query.order_by(customer::Column::ArchiveNo, direction.clone()),
             Ordering::Name => query.order_by(customer::Column::Name, direction.clone()),
@@ -320,11 +322,12 @@ impl Store {
             .order_by(customer::Column::Id, direction)
             .offset(offset)
             .limit(limit)
+            .into_model::<super::RecordRow>()
             .all(&self.db)
             .await?;
         let records = models
             .into_iter()
-            .map(record_from_model)
+            .map(super::record_from_row)
             .collect::<Result<Vec<_>, _>>()?;
         Ok((records, total))
     }

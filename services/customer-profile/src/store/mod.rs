@@ -59,16 +59,72 @@ impl Store {
     }
 }
 
-/// Reads one archive through `conn` (a transaction or the pool).
+/// The columns a record is read from: its metadata and the card. The other columns of
+/// `customers` are derived from the card for filtering and are never read back.
+const RECORD_COLUMNS: [customer::Column; 12] = [
+    customer::Column::Id,
+    customer::Column::ArchiveNo,
+    customer::Column::State,
+    customer::Column::MergedIntoId,
+    customer::Column::ReviewDueAt,
+    customer::Column::LastReviewedAt,
+    customer::Column::Version,
+    customer::Column::CreatedAt,
+    customer::Column::CreatedBy,
+    customer::Column::UpdatedAt,
+    customer::Column::UpdatedBy,
+    customer::Column::Card,
+];
+
+/// `SELECT <record columns> FROM customers WHERE id = `, built once.
+fn select_record_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        use sea_orm::IdenStatic;
+        let columns: Vec<&str> = RECORD_COLUMNS.iter().map(|c| c.as_str()).collect();
+        format!("SELECT {} FROM customers WHERE id = ", columns.join(", "))
+    })
+}
+
+/// A record as stored, before its card is parsed.
+#[derive(Debug, sea_orm::FromQueryResult)]
+pub(crate) struct RecordRow {
+    id: String,
+    archive_no: String,
+    state: String,
+    merged_into_id: Option<String>,
+    review_due_at: chrono::DateTime<chrono::Utc>,
+    last_reviewed_at: Option<chrono::DateTime<chrono::Utc>>,
+    version: i64,
+    created_at: chrono::DateTime<chrono::Utc>,
+    created_by: String,
+    updated_at: chrono::DateTime<chrono::Utc>,
+    updated_by: String,
+    card: String,
+}
+
+/// Reads one archive through `conn` (a transaction or the pool). GetCustomer's hot path: one
+/// prepared primary-key select of the record's own columns, the card parsed once from its text.
 async fn load(conn: &impl ConnectionTrait, id: &str) -> Result<CustomerRecord, Problem> {
-    let model = customer::Entity::find_by_id(id.to_owned())
+    let backend = conn.get_database_backend();
+    let placeholder = if backend == sea_orm::DbBackend::Postgres {
+        "$1"
+    } else {
+        "?"
+    };
+    let statement = sea_orm::Statement::from_sql_and_values(
+        backend,
+        format!("{}{placeholder}", select_record_sql()),
+        [id.into()],
+    );
+    let row = <RecordRow as sea_orm::FromQueryResult>::find_by_statement(statement)
         .one(conn)
         .await?
         .ok_or_else(|| Problem::not_found("customer", id))?;
-    record_from_model(model)
+    record_from_row(row)
 }
 
-fn record_from_model(m: customer::Model) -> Result<CustomerRecord, Problem> {
+fn record_from_row(m: RecordRow) -> Result<CustomerRecord, Problem> {
     let card: CustomerCard = serde_json::from_str(&m.card)
         .map_err(|e| Problem::internal(format!("stored card {} unreadable: {e}", m.id)))?;
     let state = CustomerState::from_code(&m.state)
