@@ -168,6 +168,8 @@ impl GrpcServer {
                 async move { stop_signal.wait().await },
             );
 
+        // Bounded: an idle client connection can keep hyper's graceful shutdown waiting
+        // (hyperium/hyper#4170), and a stop must not hang on a client.
         let grace = Duration::from_secs(limits.shutdown_grace_secs);
         tokio::pin!(server);
         tokio::select! {

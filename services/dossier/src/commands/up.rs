@@ -80,7 +80,11 @@ pub async fn up(config: &Config, args: UpArgs) -> anyhow::Result<()> {
                     println!("demo data: {summary}");
                     println!("demo users (dossier token --role <role> --sub <sub> --team <team>):");
                     for (sub, name, team) in crate::demo_data::demo_sales_reps() {
-                        let role = if sub.starts_with("mgr-") { "sales_manager" } else { "sales_rep" };
+                        let role = if sub.starts_with("mgr-") {
+                            "sales_manager"
+                        } else {
+                            "sales_rep"
+                        };
                         println!("  {name:<4} --role {role} --sub {sub} --team {team}");
                     }
                 }
