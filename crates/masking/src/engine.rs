@@ -44,7 +44,7 @@ impl MaskReport {
     }
 
     /// The value of the [`MASKED_FIELDS_HEADER`] header: the paths joined by `,`. Paths hold only
-    /// ASCII field-name characters and `[]{}.#*`, so the value is a valid header value.
+    /// ASCII field-name characters and `[]{}.#*()`, so the value is a valid header value.
     pub fn header_value(&self) -> String {
         self.masked_paths.join(",")
     }
@@ -79,8 +79,8 @@ pub enum Error {
     },
 }
 
-/// The masking engine. Build it once (it reads every field annotation of the contract up front)
-/// and share it: masking takes `&self` and the engine is `Send + Sync`.
+/// The masking engine. Build it once (it reads every field annotation of the contract up front,
+/// a few milliseconds) and share it: masking takes `&self` and the engine is `Send + Sync`.
 pub struct Masker {
     pool: DescriptorPool,
     pub(crate) plans: Vec<MessagePlan>,
@@ -121,15 +121,30 @@ pub(crate) struct MessagePlan {
     pub(crate) customer_ref_numbers: Vec<u32>,
     /// Whether the type declares extensions (only descriptor.proto's option messages do).
     pub(crate) has_extensions: bool,
+    /// Position in `fields` by field number, for the byte-level walk; empty when the numbers
+    /// are too sparse for a table (then `fields` is searched).
+    positions: Vec<u16>,
 }
+
+/// `MessagePlan::positions` entry of a number that names no field.
+const NO_FIELD: u16 = u16::MAX;
+/// Largest field number looked up through a table rather than a search.
+const MAX_TABLE_NUMBER: u32 = 1024;
 
 impl MessagePlan {
     /// The plan of the field numbered `number`, with its position in `fields`.
+    #[inline]
     pub(crate) fn field(&self, number: u32) -> Option<(usize, &FieldPlan)> {
-        self.fields
-            .binary_search_by_key(&number, |field| field.number)
-            .ok()
-            .map(|index| (index, &self.fields[index]))
+        let position = match self.positions.get(number as usize) {
+            Some(&NO_FIELD) => return None,
+            Some(&position) => usize::from(position),
+            None if self.positions.is_empty() => self
+                .fields
+                .binary_search_by_key(&number, |field| field.number)
+                .ok()?,
+            None => return None,
+        };
+        self.fields.get(position).map(|field| (position, field))
     }
 }
 
@@ -256,14 +271,16 @@ impl Masker {
                 // Same type name, another pool (a caller decoded with its own descriptors):
                 // re-decode with ours so that every field is read through the contract's
                 // annotations, then hand the masked content back.
-                let mut ours =
-                    match DynamicMessage::decode(self.plans[index].descriptor.clone(), msg.encode_to_vec().as_slice()) {
-                        Ok(ours) => ours,
-                        Err(_) => {
-                            wipe_whole(msg, &mut walk);
-                            return walk.into_report();
-                        }
-                    };
+                let mut ours = match DynamicMessage::decode(
+                    self.plans[index].descriptor.clone(),
+                    msg.encode_to_vec().as_slice(),
+                ) {
+                    Ok(ours) => ours,
+                    Err(_) => {
+                        wipe_whole(msg, &mut walk);
+                        return walk.into_report();
+                    }
+                };
                 self.mask_top(&mut ours, index, top, &mut walk);
                 msg.clear();
                 if msg.merge(ours.encode_to_vec().as_slice()).is_err() {
@@ -275,8 +292,14 @@ impl Masker {
         walk.into_report()
     }
 
-    /// Decodes `bytes` as the contract message `full_name` (e.g. `dossier.customer.v1.Customer`),
-    /// masks it and encodes it again.
+    /// Masks the encoded message `bytes` of the contract type `full_name` (e.g.
+    /// `dossier.customer.v1.Customer`) and returns the masked encoding — what the gateway does
+    /// with every response, stream item, change event and export it forwards.
+    ///
+    /// Works on the encoding directly (no `DynamicMessage` is built; see the crate docs) and
+    /// decides exactly as [`mask_message`](Self::mask_message) would after a decode: the same
+    /// fields masked, the same report, the same refusal of input a decoder refuses
+    /// ([`Error::Decode`]). Revealed fields keep their bytes and their order.
     pub fn mask_bytes(
         &self,
         full_name: &str,
@@ -315,11 +338,12 @@ impl Masker {
             // in two, a map of messages...): the reflective walk decides, from scratch.
             Err(crate::wire::Anomaly) => walk.restart(),
         }
-        let mut msg = DynamicMessage::decode(self.plans[index].descriptor.clone(), bytes)
-            .map_err(|source| Error::Decode {
+        let mut msg = DynamicMessage::decode(self.plans[index].descriptor.clone(), bytes).map_err(
+            |source| Error::Decode {
                 name: full_name.to_owned(),
                 source,
-            })?;
+            },
+        )?;
         self.mask_top(&mut msg, index, top, &mut walk);
         Ok((msg.encode_to_vec(), walk.into_report()))
     }
@@ -403,22 +427,22 @@ impl Masker {
             }
             Value::List(items) => {
                 for item in items {
-                    if let Value::Message(message) = item {
-                        if self.walk(message, child, relation, walk) == Outcome::Wipe {
-                            // Keep the list's positions; the item is left empty.
-                            message.clear();
-                            wiped_any = true;
-                        }
+                    if let Value::Message(message) = item
+                        && self.walk(message, child, relation, walk) == Outcome::Wipe
+                    {
+                        // Keep the list's positions; the item is left empty.
+                        message.clear();
+                        wiped_any = true;
                     }
                 }
             }
             Value::Map(entries) => {
                 for value in entries.values_mut() {
-                    if let Value::Message(message) = value {
-                        if self.walk(message, child, relation, walk) == Outcome::Wipe {
-                            message.clear();
-                            wiped_any = true;
-                        }
+                    if let Value::Message(message) = value
+                        && self.walk(message, child, relation, walk) == Outcome::Wipe
+                    {
+                        message.clear();
+                        wiped_any = true;
                     }
                 }
             }
@@ -475,7 +499,11 @@ impl Masker {
         if outcome == Outcome::Wipe {
             return Outcome::Wipe;
         }
-        msg.set_field(value, Value::Bytes(packed.encode_to_vec().into()));
+        let repacked = Value::Bytes(packed.encode_to_vec().into());
+        if msg.try_set_field(value, repacked).is_err() {
+            // Only if `value` were not a bytes field, i.e. not the real Any.
+            return Outcome::Wipe;
+        }
         Outcome::Keep
     }
 
@@ -513,7 +541,10 @@ impl Default for Masker {
 }
 
 /// Reads the plan of one message type.
-fn plan(message: &prost_reflect::MessageDescriptor, by_name: &HashMap<Box<str>, usize>) -> MessagePlan {
+fn plan(
+    message: &prost_reflect::MessageDescriptor,
+    by_name: &HashMap<Box<str>, usize>,
+) -> MessagePlan {
     let full_name = message.full_name();
     let form = if full_name == "google.protobuf.Any" {
         match (
@@ -529,7 +560,10 @@ fn plan(message: &prost_reflect::MessageDescriptor, by_name: &HashMap<Box<str>, 
     } else {
         Form::Walk
     };
-    let oneofs: Vec<String> = message.oneofs().map(|oneof| oneof.name().to_owned()).collect();
+    let oneofs: Vec<String> = message
+        .oneofs()
+        .map(|oneof| oneof.name().to_owned())
+        .collect();
     let mut fields = Vec::with_capacity(message.fields().len());
     let mut customer_refs = Vec::new();
     for field in message.fields() {
@@ -589,6 +623,17 @@ fn plan(message: &prost_reflect::MessageDescriptor, by_name: &HashMap<Box<str>, 
         });
     }
     fields.sort_by_key(|field| field.number);
+    let max_number = fields.last().map_or(0, |field| field.number);
+    let positions = if max_number <= MAX_TABLE_NUMBER && fields.len() < usize::from(NO_FIELD) {
+        let mut positions = vec![NO_FIELD; max_number as usize + 1];
+        for (position, field) in fields.iter().enumerate() {
+            // Both bounds were checked just above.
+            positions[field.number as usize] = u16::try_from(position).unwrap_or(NO_FIELD);
+        }
+        positions
+    } else {
+        Vec::new()
+    };
     MessagePlan {
         descriptor: message.clone(),
         form,
@@ -596,13 +641,17 @@ fn plan(message: &prost_reflect::MessageDescriptor, by_name: &HashMap<Box<str>, 
         customer_ref_numbers: customer_refs.iter().map(FieldDescriptor::number).collect(),
         customer_refs,
         has_extensions: message.extensions().len() > 0,
+        positions,
     }
 }
 
 /// Removes the unknown fields (and extensions) of a message: they carry no annotation.
 fn drop_undeclared(msg: &mut DynamicMessage, plan: &MessagePlan, walk: &mut Walk<'_>) {
     if msg.unknown_fields().next().is_some() {
-        let numbers: Vec<u32> = msg.take_unknown_fields().map(|field| field.number()).collect();
+        let numbers: Vec<u32> = msg
+            .take_unknown_fields()
+            .map(|field| field.number())
+            .collect();
         for number in numbers {
             walk.record(&format!("#{number}"));
         }
@@ -771,20 +820,20 @@ impl<'a> Walk<'a> {
 
     /// Records the field at `position` of the current frame's message, named `name`, once.
     pub(crate) fn record_field(&mut self, position: usize, name: &str) {
-        if position < 128 {
-            if let Some(frame) = self.frame.and_then(|id| self.frames.get_mut(id)) {
-                let bit = 1u128 << position;
-                if frame.recorded & bit != 0 {
-                    return;
-                }
-                frame.recorded |= bit;
-                if !self.must_scan {
-                    let mut path = String::with_capacity(self.path.len() + name.len());
-                    path.push_str(&self.path);
-                    path.push_str(name);
-                    self.paths.push(path);
-                    return;
-                }
+        if position < 128
+            && let Some(frame) = self.frame.and_then(|id| self.frames.get_mut(id))
+        {
+            let bit = 1u128 << position;
+            if frame.recorded & bit != 0 {
+                return;
+            }
+            frame.recorded |= bit;
+            if !self.must_scan {
+                let mut path = String::with_capacity(self.path.len() + name.len());
+                path.push_str(&self.path);
+                path.push_str(name);
+                self.paths.push(path);
+                return;
             }
         }
         self.record(name);
@@ -881,7 +930,7 @@ impl<'a> Walk<'a> {
         let classes = |bits: u8| -> BTreeSet<Sensitivity> {
             (0..8)
                 .filter(|bit| bits & (1 << bit) != 0)
-                .filter_map(|bit| Sensitivity::try_from(i32::from(bit)).ok())
+                .filter_map(|bit| Sensitivity::try_from(bit).ok())
                 .collect()
         };
         MaskReport {
@@ -889,5 +938,69 @@ impl<'a> Walk<'a> {
             classes_revealed: classes(self.revealed),
             classes_partial: classes(self.partial),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_engine_can_be_shared_between_threads() {
+        fn shared<T: Send + Sync>() {}
+        shared::<Masker>();
+    }
+
+    #[test]
+    fn partial_forms_apply_to_each_string_of_a_list() {
+        let mut list = Value::List(vec![
+            Value::String("13812345678".into()),
+            Value::String(String::new()),
+            Value::String("0571-88123456".into()),
+        ]);
+        assert!(shorten(&mut list, MaskStyle::Phone));
+        assert_eq!(
+            list,
+            Value::List(vec![
+                Value::String("138****5678".into()),
+                Value::String(String::new()),
+                Value::String("057****3456".into()),
+            ])
+        );
+        // Already partial: nothing changes, nothing is reported.
+        assert!(!shorten(&mut list, MaskStyle::Phone));
+    }
+
+    #[test]
+    fn well_known_types_are_atomic_and_any_is_unpacked() {
+        let masker = Masker::new();
+        let form = |name: &str| {
+            let index = masker.by_name.get(name).copied().unwrap_or(usize::MAX);
+            masker.plans.get(index).map(|plan| match plan.form {
+                Form::Walk => "walk",
+                Form::Atomic => "atomic",
+                Form::Any { .. } => "any",
+            })
+        };
+        assert_eq!(form("google.protobuf.Timestamp"), Some("atomic"));
+        assert_eq!(form("google.protobuf.FieldMask"), Some("atomic"));
+        assert_eq!(form("google.protobuf.Any"), Some("any"));
+        assert_eq!(form("dossier.customer.v1.Customer"), Some("walk"));
+    }
+
+    #[test]
+    fn a_customer_card_plan_knows_its_customer_ref() {
+        let masker = Masker::new();
+        let index = masker.by_name.get("dossier.customer.v1.Customer").copied();
+        let plan = index.and_then(|index| masker.plans.get(index));
+        let refs: Vec<u32> = plan
+            .map(|p| p.customer_ref_numbers.clone())
+            .unwrap_or_default();
+        assert_eq!(refs, vec![1]);
+        let phone = plan
+            .and_then(|p| p.field(8))
+            .map(|(_, f)| (f.sensitivity, f.mask));
+        assert_eq!(phone, Some((Sensitivity::Contact, MaskStyle::Phone)));
+        assert!(plan.and_then(|p| p.field(999)).is_none());
     }
 }

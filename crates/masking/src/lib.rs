@@ -28,6 +28,13 @@
 //!   revealed; otherwise it is cleared whole (a sub-message has no partial form). Well-known types
 //!   (`Timestamp`, `FieldMask`, ...) carry no annotations of their own and are one value of the
 //!   holding field's class.
+//! - **Two walks, one set of decisions.** [`Masker::mask_message`] walks a decoded
+//!   `DynamicMessage` (the reference). [`Masker::mask_bytes`], what the gateway calls on the bytes
+//!   it forwards, makes the same decisions on the encoding itself — revealed fields copied as
+//!   they are, cleared ones skipped, partial strings rewritten, nested lengths fixed — because
+//!   decoding into a `DynamicMessage` and encoding again costs several times the masking. Input
+//!   it does not handle exactly like the reference (malformed, fields split in pieces, maps) is
+//!   handed to the reference walk; tests compare the two on real and on corrupted messages.
 //!
 //! Masking reports what it did ([`MaskReport`]): the masked field paths, for the
 //! `dossier-masked-fields` response header ([`MASKED_FIELDS_HEADER`]) so a client can tell

@@ -67,20 +67,18 @@ pub fn phone(value: &str) -> String {
     } else {
         ("", trimmed)
     };
-    let digits: Vec<char> = rest.chars().filter(char::is_ascii_digit).collect();
-    let n = digits.len();
+    let digits = || rest.chars().filter(char::is_ascii_digit);
+    let n = digits().count();
+    let keep_head = match n {
+        10.. => 3,
+        8..=9 => 0,
+        _ => return FULL_MASK.to_owned(),
+    };
     let mut out = String::with_capacity(prefix.len() + 11);
     out.push_str(prefix);
-    if n >= 10 {
-        out.extend(&digits[..3]);
-        out.push_str(FULL_MASK);
-        out.extend(&digits[n - 4..]);
-    } else if n >= 8 {
-        out.push_str(FULL_MASK);
-        out.extend(&digits[n - 4..]);
-    } else {
-        return FULL_MASK.to_owned();
-    }
+    out.extend(digits().take(keep_head));
+    out.push_str(FULL_MASK);
+    out.extend(digits().skip(n - 4));
     out
 }
 
@@ -89,16 +87,16 @@ pub fn phone(value: &str) -> String {
 /// `91330100MA2B3C4D5N` → `91************4D5N`. Fewer than 10 characters would keep more than they
 /// hide and are fully masked.
 pub fn credit_code(value: &str) -> String {
-    let chars: Vec<char> = value.trim().chars().collect();
-    let n = chars.len();
+    let value = value.trim();
+    let n = value.chars().count();
     if n < 10 {
         return FULL_MASK.to_owned();
     }
-    let mut out = String::with_capacity(n);
-    out.extend(&chars[..2]);
-    out.extend(std::iter::repeat_n('*', n - 6));
-    out.extend(&chars[n - 4..]);
-    out
+    value
+        .chars()
+        .enumerate()
+        .map(|(i, c)| if i < 2 || i >= n - 4 { c } else { '*' })
+        .collect()
 }
 
 /// Characters that end an administrative unit above the district: province (省), autonomous
@@ -119,12 +117,13 @@ const MAX_UNIT: usize = 12;
 
 /// An address keeps its administrative part down to the district, then `****`:
 /// `浙江省杭州市西湖区文三路90号` → `浙江省杭州市西湖区****`. The address is read unit by unit
-/// (province 省/自治区/特别行政区, city 市/州/盟/地区, district 区/县/旗); a unit that contains
-/// a street, number, village or building character (路, 号, 村, 小区, ...) ends the scan, so a
-/// residential compound (阳光小区) is never mistaken for a district. Without a district the
+/// (province 省/自治区/特别行政区, city 市/州/盟/地区, district 区/县/旗). A unit that contains a
+/// digit, a Latin letter or a street, number, village or building character (路, 号, 村, 楼, ...)
+/// ends the scan, and so does a place ending in 区 below the district (小区, 社区, 园区, ...), so
+/// a residential compound (阳光小区) is never mistaken for a district. Without a district the
 /// address is cut after the last city or province found: `浙江省义乌市稠城街道` → `浙江省义乌市****`.
-/// An address with no administrative part at all is fully masked — its first characters would be
-/// the street.
+/// An address with no administrative part at all is fully masked: its first characters would be
+/// the street (so the "first six characters" fallback is deliberately not used).
 pub fn address(value: &str) -> String {
     if too_short(value) {
         return FULL_MASK.to_owned();
@@ -188,13 +187,14 @@ pub fn bank_account(value: &str) -> String {
     if shaped(value, "**** **** ????") {
         return value.to_owned();
     }
-    let significant: Vec<char> = value.chars().filter(char::is_ascii_alphanumeric).collect();
-    let n = significant.len();
+    let significant = || value.chars().filter(char::is_ascii_alphanumeric);
+    let n = significant().count();
     if too_short(value) || n < 8 {
         return FULL_MASK.to_owned();
     }
-    let mut out = String::from("**** **** ");
-    out.extend(&significant[n - 4..]);
+    let mut out = String::with_capacity(14);
+    out.push_str("**** **** ");
+    out.extend(significant().skip(n - 4));
     out
 }
 
@@ -262,10 +262,7 @@ mod tests {
             address("浙江省杭州市西湖区文三路90号"),
             "浙江省杭州市西湖区****"
         );
-        assert_eq!(
-            address("上海市浦东新区世纪大道100号"),
-            "上海市浦东新区****"
-        );
+        assert_eq!(address("上海市浦东新区世纪大道100号"), "上海市浦东新区****");
         assert_eq!(address("北京市朝阳区建国路88号"), "北京市朝阳区****");
         assert_eq!(address("浙江省桐庐县城南街道"), "浙江省桐庐县****");
         assert_eq!(address("西湖区文三路90号"), "西湖区****");
@@ -298,7 +295,10 @@ mod tests {
         assert_eq!(address("浙江省杭州市阳光小区3幢"), "浙江省杭州市****");
         assert_eq!(address("浙江省杭州市阳光小区"), "浙江省杭州市****");
         // ... but a district whose name starts with 小 is.
-        assert_eq!(address("山西省太原市小店区坞城路"), "山西省太原市小店区****");
+        assert_eq!(
+            address("山西省太原市小店区坞城路"),
+            "山西省太原市小店区****"
+        );
         // A street that happens to contain 市 is not a city.
         assert_eq!(address("杭州市文三路市场12号"), "杭州市****");
     }

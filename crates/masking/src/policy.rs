@@ -252,7 +252,10 @@ mod tests {
             name: String::new(),
             role,
             team: "east".into(),
-            scopes: scopes.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>(),
+            scopes: scopes
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<BTreeSet<_>>(),
         }
     }
 

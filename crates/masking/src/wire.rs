@@ -199,8 +199,8 @@ fn check_packed(field: &FieldPlan, run: &[u8]) -> Result<(), Anomaly> {
             }
             Ok(())
         }
-        Wire::Fixed64 { .. } if run.len() % 8 == 0 => Ok(()),
-        Wire::Fixed32 { .. } if run.len() % 4 == 0 => Ok(()),
+        Wire::Fixed64 { .. } if run.len().is_multiple_of(8) => Ok(()),
+        Wire::Fixed32 { .. } if run.len().is_multiple_of(4) => Ok(()),
         _ => Err(Anomaly),
     }
 }
@@ -276,8 +276,7 @@ impl Masker {
                 walk.record(&format!("#{}", occurrence.number));
                 continue;
             };
-            if !wire_type_fits(field, occurrence.wire_type)
-                || field.cardinality == Cardinality::Map
+            if !wire_type_fits(field, occurrence.wire_type) || field.cardinality == Cardinality::Map
             {
                 return Err(Anomaly);
             }
@@ -320,10 +319,12 @@ impl Masker {
                 }
                 (Access::Reveal, _) => {
                     self.check_value(field, &occurrence, walk)?;
+                    // A value sent at its default means the same as no value: dropped, as a
+                    // decode-encode round trip would (singular fields come once, see above).
                     if set {
                         walk.reveal(field.sensitivity);
+                        out.extend_from_slice(occurrence.whole);
                     }
-                    out.extend_from_slice(occurrence.whole);
                 }
                 (Access::Partial, ValueKind::String)
                     if field.mask != MaskStyle::Unspecified && occurrence.wire_type == LEN =>
@@ -334,7 +335,11 @@ impl Masker {
                     }
                     match partial::apply(field.mask, text) {
                         // Empty, or already in its partial form: nothing to hide.
-                        _ if text.is_empty() => out.extend_from_slice(occurrence.whole),
+                        _ if text.is_empty() => {
+                            if set {
+                                out.extend_from_slice(occurrence.whole);
+                            }
+                        }
                         Some(short) if short == text => out.extend_from_slice(occurrence.whole),
                         Some(short) => {
                             put_len(out, occurrence.tag, short.as_bytes());
@@ -470,6 +475,8 @@ impl Masker {
         let mut reader = Reader::new(input);
         while let Some(occurrence) = reader.next()? {
             match (occurrence.number, occurrence.wire_type) {
+                // Every occurrence is checked, as a decoder does, not only the last that counts.
+                (1, LEN) if std::str::from_utf8(occurrence.value).is_err() => return Err(Anomaly),
                 (1, LEN) => type_url = occurrence.value,
                 (2, LEN) => value = occurrence.value,
                 (1 | 2, _) => return Err(Anomaly),
@@ -544,7 +551,10 @@ fn wire_relation(
             if occurrence.wire_type != LEN {
                 return Err(Anomaly);
             }
-            match ids.iter_mut().find(|(number, _)| *number == occurrence.number) {
+            match ids
+                .iter_mut()
+                .find(|(number, _)| *number == occurrence.number)
+            {
                 Some(slot) => slot.1 = occurrence.value,
                 None => ids.push((occurrence.number, occurrence.value)),
             }

@@ -11,7 +11,9 @@ use common::*;
 use dossier_kit::auth::Role;
 use dossier_masking::{Access, Error, MaskReport, Masker, Relation, partial};
 use dossier_proto::common::ChangeEvent;
-use dossier_proto::customer::{Customer, CustomerVersion, GetCustomerHistoryResponse, ListCustomersResponse};
+use dossier_proto::customer::{
+    Customer, CustomerVersion, GetCustomerHistoryResponse, ListCustomersResponse,
+};
 use dossier_proto::sensitivity::{MaskStyle, Sensitivity};
 use prost::Message;
 use prost_reflect::{DynamicMessage, Kind, ReflectMessage};
@@ -117,10 +119,10 @@ fn canaries_follow_the_policy_for_every_role_and_relation() {
                         partial_classes.insert(canary.class);
                     }
                 }
-                if let Some((_, class)) = canary.container {
-                    if expected(&caller, relation, class) == Access::Reveal {
-                        revealed_classes.insert(class);
-                    }
+                if let Some((_, class)) = canary.container
+                    && expected(&caller, relation, class) == Access::Reveal
+                {
+                    revealed_classes.insert(class);
                 }
                 checked += 1;
             }
@@ -130,13 +132,20 @@ fn canaries_follow_the_policy_for_every_role_and_relation() {
             // Fields that are not strings follow the same rules.
             let typed = Customer::decode(out.as_slice()).unwrap();
             assert_eq!(typed.id, CUSTOMER_ID, "{label}: metadata kept");
-            assert_eq!(typed.create_time, card.create_time, "{label}: timestamps kept");
+            assert_eq!(
+                typed.create_time, card.create_time,
+                "{label}: timestamps kept"
+            );
             assert_eq!(typed.state, card.state, "{label}");
             let business = expected(&caller, relation, Sensitivity::Business) == Access::Reveal;
             assert_eq!(typed.grade == card.grade, business, "{label}: grade");
             assert_eq!(typed.route_order == card.route_order, business, "{label}");
             let identity = expected(&caller, relation, Sensitivity::PublicIdentity);
-            assert_eq!(typed.kind == card.kind, identity == Access::Reveal, "{label}");
+            assert_eq!(
+                typed.kind == card.kind,
+                identity == Access::Reveal,
+                "{label}"
+            );
             if identity == Access::Reveal {
                 assert_eq!(typed.contacts.len(), 10, "{label}");
                 let personal = expected(&caller, relation, Sensitivity::Personal) == Access::Reveal;
@@ -145,11 +154,18 @@ fn canaries_follow_the_policy_for_every_role_and_relation() {
                     assert_eq!(masked.role, planted.role, "{label}: contact role");
                 }
             } else {
-                assert!(typed.contacts.is_empty() && typed.person.is_none(), "{label}");
+                assert!(
+                    typed.contacts.is_empty() && typed.person.is_none(),
+                    "{label}"
+                );
             }
 
             let unique: BTreeSet<&String> = report.masked_paths.iter().collect();
-            assert_eq!(unique.len(), report.masked_paths.len(), "{label}: duplicates");
+            assert_eq!(
+                unique.len(),
+                report.masked_paths.len(),
+                "{label}: duplicates"
+            );
         }
     }
     assert!(checked > 5000, "{checked}");
@@ -172,7 +188,14 @@ fn sales_rep_sees_others_customers_reduced() {
     }
     assert!(typed.phone.is_empty() && typed.credit_code.is_empty() && typed.notes.is_empty());
     assert!(typed.finance.is_none() && typed.competitors.is_empty());
-    for path in ["phone", "notes", "finance", "competitors", "contacts[].hobbies", "person.home_phone"] {
+    for path in [
+        "phone",
+        "notes",
+        "finance",
+        "competitors",
+        "contacts[].hobbies",
+        "person.home_phone",
+    ] {
         assert!(report.masked_paths.iter().any(|p| p == path), "{path}");
     }
     assert_eq!(
@@ -194,7 +217,10 @@ fn partial_forms_appear_for_contact_channels() {
     assert!(typed.address.ends_with("区****"), "{}", typed.address);
     assert!(typed.email.contains("***@corp"), "{}", typed.email);
     assert!(typed.postcode.is_empty(), "no partial form: cleared");
-    assert!(typed.credit_code.is_empty(), "business is cleared for the auditor");
+    assert!(
+        typed.credit_code.is_empty(),
+        "business is cleared for the auditor"
+    );
     let contact = &typed.contacts[0];
     assert_eq!(contact.phone, partial::phone(&card.contacts[0].phone));
     assert!(contact.department.is_empty());
@@ -233,7 +259,11 @@ fn list_items_are_masked_by_their_own_relation() {
     );
     let typed = ListCustomersResponse::decode(out.as_slice()).unwrap();
     assert_eq!(typed.next_page_token, "tok-next");
-    let (first, second, third) = (&typed.customers[0], &typed.customers[1], &typed.customers[2]);
+    let (first, second, third) = (
+        &typed.customers[0],
+        &typed.customers[1],
+        &typed.customers[2],
+    );
     // Owned: contact channels, business and finance in full; personal and internal never.
     assert_eq!(first.phone, mine.phone);
     assert_eq!(first.contacts[3].phone, mine.contacts[3].phone);
@@ -248,8 +278,16 @@ fn list_items_are_masked_by_their_own_relation() {
     assert!(second.finance.is_none() && second.credit_code.is_empty());
     assert!(!contains(&out, &theirs.phone) && contains(&out, &mine.phone));
     // Paths name the list; each customer id is asked once.
-    assert!(report.masked_paths.contains(&"customers[].phone".to_owned()));
-    assert!(report.masked_paths.contains(&"customers[].contacts[].hobbies".to_owned()));
+    assert!(
+        report
+            .masked_paths
+            .contains(&"customers[].phone".to_owned())
+    );
+    assert!(
+        report
+            .masked_paths
+            .contains(&"customers[].contacts[].hobbies".to_owned())
+    );
     assert_eq!(*asked.borrow(), vec!["cust-mine", "cust-theirs"]);
 }
 
@@ -276,7 +314,10 @@ const CHANGE_EVENT: &str = "dossier.common.v1.ChangeEvent";
 fn unpack(out: &[u8]) -> (ChangeEvent, Customer) {
     let event = ChangeEvent::decode(out).unwrap();
     let payload = event.payload.clone().expect("payload kept");
-    assert_eq!(payload.type_url, "type.googleapis.com/dossier.customer.v1.Customer");
+    assert_eq!(
+        payload.type_url,
+        "type.googleapis.com/dossier.customer.v1.Customer"
+    );
     let card = Customer::decode(payload.value.as_slice()).unwrap();
     (event, card)
 }
@@ -300,7 +341,11 @@ fn change_event_payload_is_unpacked_masked_and_repacked() {
             assert!(!contains(&out, &canary.text), "{} leaked", canary.path);
         }
     }
-    assert!(report.masked_paths.contains(&"payload.contacts[].hobbies".to_owned()));
+    assert!(
+        report
+            .masked_paths
+            .contains(&"payload.contacts[].hobbies".to_owned())
+    );
     assert!(report.masked_paths.contains(&"payload.finance".to_owned()));
 
     let (out, _) = mask(CHANGE_EVENT, &event, &rep, &|_| Relation::Owner);
@@ -342,7 +387,9 @@ fn any_of_an_unknown_type_is_cleared() {
         .encode_to_vec(),
     });
     for role in Role::ALL {
-        let (out, report) = mask(CHANGE_EVENT, &event, &caller(role, &[]), &|_| Relation::Owner);
+        let (out, report) = mask(CHANGE_EVENT, &event, &caller(role, &[]), &|_| {
+            Relation::Owner
+        });
         assert!(!contains(&out, secret), "{role}");
         assert!(!contains(&out, "SecretLedger"), "{role}");
         let masked = ChangeEvent::decode(out.as_slice()).unwrap();
@@ -360,14 +407,16 @@ fn any_that_does_not_decode_is_cleared() {
         // Field 4 (name) announced as 200 bytes long, followed by 10: not a Customer.
         value: [&[0x22, 0xC8, 0x01][..], b"cny-broken"].concat(),
     });
-    let (out, report) = mask(
-        CHANGE_EVENT,
-        &event,
-        &caller(Role::Executive, &[]),
-        &|_| Relation::Other,
-    );
+    let (out, report) = mask(CHANGE_EVENT, &event, &caller(Role::Executive, &[]), &|_| {
+        Relation::Other
+    });
     assert!(!contains(&out, "cny-broken"));
-    assert!(ChangeEvent::decode(out.as_slice()).unwrap().payload.is_none());
+    assert!(
+        ChangeEvent::decode(out.as_slice())
+            .unwrap()
+            .payload
+            .is_none()
+    );
     assert_eq!(report.masked_paths, vec!["payload".to_owned()]);
 }
 
@@ -406,7 +455,12 @@ fn full_view_roles_mask_nothing() {
 fn borrowing_lifts_the_borrower_to_the_full_card() {
     let mut planter = Planter::default();
     let card = customer(&mut planter, CUSTOMER_ID);
-    for role in [Role::SalesRep, Role::Finance, Role::Auditor, Role::SalesManager] {
+    for role in [
+        Role::SalesRep,
+        Role::Finance,
+        Role::Auditor,
+        Role::SalesManager,
+    ] {
         let (out, report) = mask(CUSTOMER, &card, &caller(role, &[]), &|_| Relation::Borrower);
         assert_eq!(Customer::decode(out.as_slice()).unwrap(), card, "{role}");
         assert!(!report.is_masked(), "{role}");
@@ -452,7 +506,11 @@ fn the_top_relation_can_be_given_for_messages_that_do_not_name_the_customer() {
         .mask_bytes(name, &bytes, &rep, &|_| Relation::Owner)
         .unwrap();
     assert!(!contains(&out, &changed.phone), "no customer ref: Other");
-    assert!(report.masked_paths.contains(&"versions[].new_values.phone".to_owned()));
+    assert!(
+        report
+            .masked_paths
+            .contains(&"versions[].new_values.phone".to_owned())
+    );
 
     let (out, _) = masker()
         .mask_bytes_as(name, &bytes, &rep, &|_| Relation::Other, Relation::Owner)
@@ -492,7 +550,10 @@ fn mask_message_in_place() {
     let typed: Customer = message.transcode_to().unwrap();
     assert_eq!(typed.bank_account, card.bank_account, "finance sees money");
     assert_eq!(typed.finance, card.finance);
-    assert!(typed.contacts[0].birth_date.is_empty(), "no personal fields");
+    assert!(
+        typed.contacts[0].birth_date.is_empty(),
+        "no personal fields"
+    );
     assert_eq!(typed.phone, partial::phone(&card.phone));
     assert!(report.classes_revealed.contains(&Sensitivity::Financial));
     assert!(!report.classes_revealed.contains(&Sensitivity::Personal));
@@ -514,7 +575,12 @@ fn every_contract_field_has_a_class() {
     let descriptor = masker().pool().get_message_by_name(CUSTOMER).unwrap();
     for field in descriptor.fields() {
         let annotation = dossier_proto::sensitivity::annotation(&field);
-        assert_ne!(annotation.sensitivity, Sensitivity::Unspecified, "{}", field.name());
+        assert_ne!(
+            annotation.sensitivity,
+            Sensitivity::Unspecified,
+            "{}",
+            field.name()
+        );
         if annotation.mask != MaskStyle::Unspecified {
             assert_eq!(field.kind(), Kind::String, "{}", field.name());
         }

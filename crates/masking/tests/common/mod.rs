@@ -6,7 +6,9 @@ use std::collections::BTreeSet;
 
 use dossier_kit::auth::{Caller, Role};
 use dossier_masking::{Access, Relation};
-use dossier_proto::customer::{Competitor, Contact, Customer, Finance, PersonDetails, SupplySource};
+use dossier_proto::customer::{
+    Competitor, Contact, Customer, Finance, PersonDetails, SupplySource,
+};
 use dossier_proto::sensitivity::{self, MaskStyle, Sensitivity};
 
 pub const CUSTOMER: &str = "dossier.customer.v1.Customer";
@@ -66,7 +68,9 @@ pub const FINANCE: Spot = Spot {
     step: ".",
 };
 
-const DISTRICTS: [&str; 8] = ["西湖", "上城", "拱墅", "滨江", "萧山", "余杭", "钱塘", "临平"];
+const DISTRICTS: [&str; 8] = [
+    "西湖", "上城", "拱墅", "滨江", "萧山", "余杭", "钱塘", "临平",
+];
 
 #[derive(Default)]
 pub struct Planter {
@@ -253,7 +257,10 @@ pub fn caller(role: Role, scopes: &[&str]) -> Caller {
         name: "张三".into(),
         role,
         team: "east".into(),
-        scopes: scopes.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>(),
+        scopes: scopes
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<BTreeSet<_>>(),
     }
 }
 
@@ -312,10 +319,10 @@ pub fn expected(caller: &Caller, relation: Relation, class: Sensitivity) -> Acce
 /// What should become of a canary: its container's class first (a sub-message is either walked
 /// or cleared whole), then its own class and mask style.
 pub fn expected_for(caller: &Caller, relation: Relation, canary: &Canary) -> Access {
-    if let Some((_, class)) = canary.container {
-        if expected(caller, relation, class) != Access::Reveal {
-            return Access::Clear;
-        }
+    if let Some((_, class)) = canary.container
+        && expected(caller, relation, class) != Access::Reveal
+    {
+        return Access::Clear;
     }
     match expected(caller, relation, canary.class) {
         Access::Partial if canary.mask == MaskStyle::Unspecified => Access::Clear,
@@ -336,7 +343,11 @@ pub fn callers() -> Vec<Caller> {
         &["customers.basic"][..],
         &["customers.contact"][..],
         &["customers.basic", "receivables"][..],
-        &["customers.basic", "customers.personal", "customers.internal"][..],
+        &[
+            "customers.basic",
+            "customers.personal",
+            "customers.internal",
+        ][..],
     ] {
         callers.push(caller(Role::Integration, scopes));
     }
@@ -345,5 +356,8 @@ pub fn callers() -> Vec<Caller> {
 
 pub fn contains(haystack: &[u8], needle: &str) -> bool {
     let needle = needle.as_bytes();
-    !needle.is_empty() && haystack.windows(needle.len()).any(|window| window == needle)
+    !needle.is_empty()
+        && haystack
+            .windows(needle.len())
+            .any(|window| window == needle)
 }
