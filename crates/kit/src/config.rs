@@ -203,6 +203,22 @@ impl AuthSettings {
         Ok(SecretString::from(secret))
     }
 
+    /// Mints a development token (HS256 only: production tokens come from an identity provider).
+    pub fn mint_dev_token(
+        &self,
+        data_dir: &Path,
+        request: &crate::auth::TokenRequest,
+    ) -> Result<String, String> {
+        if self.algorithm != "HS256" {
+            return Err(format!(
+                "tokens can be minted only with HS256 (development); with {} they come from your identity provider",
+                self.algorithm
+            ));
+        }
+        let secret = self.hs256_secret_or_dev(data_dir)?;
+        crate::auth::mint_hs256(&secret, &self.issuer, &self.audience, request)
+    }
+
     /// Builds the verifier these settings describe.
     pub fn verifier(&self, data_dir: &Path) -> Result<JwtVerifier, String> {
         let key = match self.algorithm.as_str() {
@@ -311,6 +327,22 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// `postgres://u@h:5432/test?x=y` with the database name replaced (test and bench databases are
+/// created beside the one an admin URL names).
+pub fn with_database_name(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(base, query)| (base, Some(query)));
+    let authority = base.find("://").map_or(0, |i| i + 3);
+    let path = base[authority..]
+        .find('/')
+        .map_or(base.len(), |i| authority + i);
+    match query {
+        Some(query) => format!("{}/{name}?{query}", &base[..path]),
+        None => format!("{}/{name}", &base[..path]),
+    }
+}
+
 /// The database URL of a service: the configured one or `sqlite://<data_dir>/<file>?mode=rwc`.
 pub fn database_url_or_default(
     configured: Option<&SecretString>,
@@ -335,6 +367,22 @@ mod tests {
         );
         assert_eq!(env_key_to_path("AUTH_HS256_SECRET"), "auth.hs256_secret");
         assert_eq!(env_key_to_path("DATA_DIR"), "data_dir");
+    }
+
+    #[test]
+    fn the_database_name_is_replaced() {
+        assert_eq!(
+            with_database_name("postgres://p@h:5432/test", "x"),
+            "postgres://p@h:5432/x"
+        );
+        assert_eq!(
+            with_database_name("postgres://p@h/test?sslmode=disable", "x"),
+            "postgres://p@h/x?sslmode=disable"
+        );
+        assert_eq!(
+            with_database_name("postgres://p@h:5432", "x"),
+            "postgres://p@h:5432/x"
+        );
     }
 
     #[test]

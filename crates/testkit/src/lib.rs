@@ -63,7 +63,7 @@ impl TestDb {
             .await
             .expect("create test database");
         let _ = admin.close().await;
-        let url = replace_database(&admin_url, &name);
+        let url = dossier_kit::config::with_database_name(&admin_url, &name);
         TestDb {
             url,
             _dir: None,
@@ -94,25 +94,6 @@ impl Drop for TestDb {
         })
         .join();
     }
-}
-
-/// `postgres://u@h:5432/test?x=y` with the database name replaced.
-fn replace_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let authority_start = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let path_start = base[authority_start..]
-        .find('/')
-        .map(|i| authority_start + i)
-        .unwrap_or(base.len());
-    let mut out = format!("{}/{}", &base[..path_start], name);
-    if let Some(query) = query {
-        out.push('?');
-        out.push_str(query);
-    }
-    out
 }
 
 /// The test secret as a `SecretString`.
@@ -156,25 +137,4 @@ pub fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
         format!("Bearer {token}").parse().expect("ascii header"),
     );
     request
-}
-
-#[cfg(test)]
-mod tests {
-    use super::replace_database;
-
-    #[test]
-    fn the_database_name_is_replaced() {
-        assert_eq!(
-            replace_database("postgres://p@h:5432/test", "x"),
-            "postgres://p@h:5432/x"
-        );
-        assert_eq!(
-            replace_database("postgres://p@h/test?sslmode=disable", "x"),
-            "postgres://p@h/x?sslmode=disable"
-        );
-        assert_eq!(
-            replace_database("postgres://p@h:5432", "x"),
-            "postgres://p@h:5432/x"
-        );
-    }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use dossier_kit::auth::{Role, TokenRequest, mint_hs256};
+use dossier_kit::auth::{Role, TokenRequest};
 use dossier_kit::config::Config;
 use dossier_proto::customer::CreateCustomerRequest;
 use dossier_proto::customer::customer_service_client::CustomerServiceClient;
@@ -45,24 +45,18 @@ pub async fn demo(config: &Config, args: DemoArgs) -> anyhow::Result<()> {
 /// Loads `count` demo customers through `endpoint`; returns a one-line summary.
 pub async fn load(config: &Config, endpoint: &str, count: usize) -> anyhow::Result<String> {
     let common = config.common().map_err(anyhow::Error::msg)?;
-    let secret = common
+    let archivist = TokenRequest {
+        sub: "arch-chenjing".into(),
+        name: "陈静".into(),
+        role: Role::Archivist,
+        team: String::new(),
+        scopes: vec![],
+        ttl: Duration::from_secs(600),
+    };
+    let token = common
         .auth
-        .hs256_secret_or_dev(&common.data_dir)
+        .mint_dev_token(&common.data_dir, &archivist)
         .map_err(anyhow::Error::msg)?;
-    let token = mint_hs256(
-        &secret,
-        &common.auth.issuer,
-        &common.auth.audience,
-        &TokenRequest {
-            sub: "arch-chenjing".into(),
-            name: "陈静".into(),
-            role: Role::Archivist,
-            team: String::new(),
-            scopes: vec![],
-            ttl: Duration::from_secs(600),
-        },
-    )
-    .map_err(anyhow::Error::msg)?;
     let bearer: tonic::metadata::MetadataValue<_> =
         format!("Bearer {token}").parse().context("token header")?;
     let channel = tonic::transport::Endpoint::from_shared(endpoint.to_owned())

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use dossier_kit::auth::{Role, TokenRequest, mint_hs256};
+use dossier_kit::auth::{Role, TokenRequest};
 use dossier_kit::config::Config;
 
 /// Options of `dossier token`.
@@ -42,34 +42,23 @@ pub fn token(config: &Config, args: TokenArgs) -> anyhow::Result<()> {
         None => config.clone(),
     };
     let common = config.common().map_err(anyhow::Error::msg)?;
-    if common.auth.algorithm != "HS256" {
-        anyhow::bail!(
-            "tokens can be minted only with HS256 (development); production tokens come from your identity provider"
-        );
-    }
     let role: Role = args.role.parse().map_err(anyhow::Error::msg)?;
-    let secret = common
-        .auth
-        .hs256_secret_or_dev(&common.data_dir)
-        .map_err(anyhow::Error::msg)?;
-    let token = mint_hs256(
-        &secret,
-        &common.auth.issuer,
-        &common.auth.audience,
-        &TokenRequest {
-            sub: args.sub.clone(),
-            name: if args.name.is_empty() {
-                args.sub.clone()
-            } else {
-                args.name
-            },
-            role,
-            team: args.team,
-            scopes: args.scopes,
-            ttl: parse_ttl(&args.ttl).context("--ttl")?,
+    let request = TokenRequest {
+        name: if args.name.is_empty() {
+            args.sub.clone()
+        } else {
+            args.name
         },
-    )
-    .map_err(anyhow::Error::msg)?;
+        sub: args.sub,
+        role,
+        team: args.team,
+        scopes: args.scopes,
+        ttl: parse_ttl(&args.ttl).context("--ttl")?,
+    };
+    let token = common
+        .auth
+        .mint_dev_token(&common.data_dir, &request)
+        .map_err(anyhow::Error::msg)?;
     println!("{token}");
     Ok(())
 }

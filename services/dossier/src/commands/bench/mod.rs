@@ -196,7 +196,7 @@ async fn run_all(
             let name = format!("bench_{run}");
             baseline::postgres_admin(admin, format!("CREATE DATABASE {name}")).await?;
             created.push(name.clone());
-            let url = replace_database(admin, &name);
+            let url = dossier_kit::config::with_database_name(admin, &name);
             bench.backend("postgres", &url, &url).await?;
         }
         None => println!(
@@ -439,40 +439,4 @@ fn ratio(value: f64, base: Option<f64>) -> Option<f64> {
 /// `73.4 %`, or `-`.
 fn percent(share: Option<f64>) -> String {
     share.map_or_else(|| "-".to_owned(), |share| format!("{:.1} %", share * 100.0))
-}
-
-/// `postgres://u@h:5432/test?x=y` with the database name replaced.
-fn replace_database(url: &str, name: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(base, query)| (base, Some(query)));
-    let authority = base.find("://").map_or(0, |i| i + 3);
-    let path = base[authority..]
-        .find('/')
-        .map_or(base.len(), |i| authority + i);
-    match query {
-        Some(query) => format!("{}/{name}?{query}", &base[..path]),
-        None => format!("{}/{name}", &base[..path]),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::replace_database;
-
-    #[test]
-    fn the_database_name_is_replaced() {
-        assert_eq!(
-            replace_database("postgres://p@h:5432/test", "x"),
-            "postgres://p@h:5432/x"
-        );
-        assert_eq!(
-            replace_database("postgres://p@h/test?sslmode=disable", "x"),
-            "postgres://p@h/x?sslmode=disable"
-        );
-        assert_eq!(
-            replace_database("postgres://p@h:5432", "x"),
-            "postgres://p@h:5432/x"
-        );
-    }
 }
