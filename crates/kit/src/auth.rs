@@ -182,7 +182,13 @@ pub struct JwtVerifier {
     keys: Vec<TrustedKey>,
     issuer: String,
     audience: String,
+    /// Tokens already verified, with their expiry: a client sends the same token on every call,
+    /// and a signature check plus a claims parse per call is the largest fixed cost of a read.
+    verified: std::sync::Mutex<std::collections::HashMap<String, (Caller, i64)>>,
 }
+
+/// Verified tokens remembered at most; the memory is simply emptied when full.
+const VERIFIED_CACHE_CAPACITY: usize = 4096;
 
 impl fmt::Debug for JwtVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -240,11 +246,32 @@ impl JwtVerifier {
             keys,
             issuer: issuer.into(),
             audience: audience.into(),
+            verified: std::sync::Mutex::new(std::collections::HashMap::new()),
         })
     }
 
-    /// Verifies a bearer token and returns the caller it names.
+    /// Verifies a bearer token and returns the caller it names. A token verified before is
+    /// answered from memory until it expires.
     pub fn verify(&self, token: &str) -> Result<Caller, Problem> {
+        let now = chrono::Utc::now().timestamp();
+        if let Ok(verified) = self.verified.lock()
+            && let Some((caller, expires)) = verified.get(token)
+            && now < *expires
+        {
+            return Ok(caller.clone());
+        }
+        let (caller, expires) = self.verify_signed(token)?;
+        if let Ok(mut verified) = self.verified.lock() {
+            if verified.len() >= VERIFIED_CACHE_CAPACITY {
+                verified.clear();
+            }
+            verified.insert(token.to_owned(), (caller.clone(), expires));
+        }
+        Ok(caller)
+    }
+
+    /// The full check: key, algorithm, signature and claims.
+    fn verify_signed(&self, token: &str) -> Result<(Caller, i64), Problem> {
         let unauthenticated = |message: String| Problem::Unauthenticated { message };
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| unauthenticated("malformed token".into()))?;
@@ -270,17 +297,19 @@ impl JwtVerifier {
         let data = jsonwebtoken::decode::<Claims>(token, &key.key, &validation)
             .map_err(|e| unauthenticated(format!("invalid token: {}", describe_jwt_error(&e))))?;
         let claims = data.claims;
+        let claims_exp = claims.exp;
         let role = Role::from_str(&claims.role).map_err(unauthenticated)?;
         if claims.sub.trim().is_empty() {
             return Err(unauthenticated("token has an empty subject".into()));
         }
-        Ok(Caller {
+        let caller = Caller {
             sub: claims.sub,
             name: claims.name,
             role,
             team: claims.team,
             scopes: claims.scopes.into_iter().collect(),
-        })
+        };
+        Ok((caller, claims_exp))
     }
 
     /// Verifies the value of an `authorization` header (`Bearer <token>`).
@@ -457,6 +486,29 @@ mod tests {
         let forged = parts.join(".");
         assert!(matches!(
             verifier().verify(&forged),
+            Err(Problem::Unauthenticated { .. })
+        ));
+    }
+
+    #[test]
+    fn a_remembered_token_still_answers_as_its_own_caller_only() {
+        let verifier = verifier();
+        let token = mint_hs256(
+            &secret(),
+            "dossier",
+            "dossier-api",
+            &request(Role::SalesRep),
+        )
+        .expect("mint");
+        assert_eq!(verifier.verify(&token).expect("first").role, Role::SalesRep);
+        assert_eq!(
+            verifier.verify(&token).expect("remembered").role,
+            Role::SalesRep
+        );
+        // A different (forged) token is never answered from memory.
+        let forged = format!("{token}x");
+        assert!(matches!(
+            verifier.verify(&forged),
             Err(Problem::Unauthenticated { .. })
         ));
     }
