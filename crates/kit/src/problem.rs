@@ -62,6 +62,10 @@ impl Violations {
     pub fn extend_under(&mut self, prefix: &str, other: Violations) {
         self.0.extend(other.0.into_iter().map(|v| v.under(prefix)));
     }
+    /// Keeps only the violations `keep` accepts.
+    pub fn retain(&mut self, keep: impl FnMut(&FieldViolation) -> bool) {
+        self.0.retain(keep);
+    }
     /// Whether nothing was recorded.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

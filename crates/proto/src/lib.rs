@@ -5,58 +5,51 @@
 
 pub mod sensitivity;
 
+/// Declares the module of one proto package `dossier.<name>.v1` and its generated code.
+macro_rules! package {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        pub mod $name {
+            /// Version 1.
+            pub mod v1 {
+                // What `tonic::include_proto!` does, which takes only a literal.
+                include!(concat!(env!("OUT_DIR"), "/dossier.", stringify!($name), ".v1.rs"));
+            }
+        }
+    };
+}
+
 /// Generated code, one module per proto package.
 #[allow(missing_docs, clippy::all, clippy::pedantic)]
 pub mod dossier {
-    /// `dossier.common.v1`: sensitivity options, change feed, shared conventions.
-    pub mod common {
-        /// Version 1.
-        pub mod v1 {
-            tonic::include_proto!("dossier.common.v1");
-        }
-    }
-    /// `dossier.customer.v1`: the customer archive.
-    pub mod customer {
-        /// Version 1.
-        pub mod v1 {
-            tonic::include_proto!("dossier.customer.v1");
-        }
-    }
-    /// `dossier.visit.v1`: visit plans, visit records, work journals, reports, follow-ups.
-    pub mod visit {
-        /// Version 1.
-        pub mod v1 {
-            tonic::include_proto!("dossier.visit.v1");
-        }
-    }
-    /// `dossier.contract.v1`: contracts, deliveries, payments, credit, debts, returns.
-    pub mod contract {
-        /// Version 1.
-        pub mod v1 {
-            tonic::include_proto!("dossier.contract.v1");
-        }
-    }
-    /// `dossier.complaint.v1`: complaint cards and feedback.
-    pub mod complaint {
-        /// Version 1.
-        pub mod v1 {
-            tonic::include_proto!("dossier.complaint.v1");
-        }
-    }
-    /// `dossier.analytics.v1`: sales-force analysis, comparison, composition.
-    pub mod analytics {
-        /// Version 1.
-        pub mod v1 {
-            tonic::include_proto!("dossier.analytics.v1");
-        }
-    }
-    /// `dossier.gateway.v1`: the gateway's own access service (borrowing, audit).
-    pub mod gateway {
-        /// Version 1.
-        pub mod v1 {
-            tonic::include_proto!("dossier.gateway.v1");
-        }
-    }
+    package!(
+        /// `dossier.common.v1`: sensitivity options, change feed, shared conventions.
+        common
+    );
+    package!(
+        /// `dossier.customer.v1`: the customer archive.
+        customer
+    );
+    package!(
+        /// `dossier.visit.v1`: visit plans, visit records, work journals, reports, follow-ups.
+        visit
+    );
+    package!(
+        /// `dossier.contract.v1`: contracts, deliveries, payments, credit, debts, returns.
+        contract
+    );
+    package!(
+        /// `dossier.complaint.v1`: complaint cards and feedback.
+        complaint
+    );
+    package!(
+        /// `dossier.analytics.v1`: sales-force analysis, comparison, composition.
+        analytics
+    );
+    package!(
+        /// `dossier.gateway.v1`: the gateway's own access service (borrowing, audit).
+        gateway
+    );
 }
 
 pub use dossier::common::v1 as common;

@@ -45,6 +45,18 @@ fn reply<T>(result: Result<T, Problem>) -> Reply<T> {
     result.map(Response::new).map_err(Status::from)
 }
 
+/// The bytes identifying a list query: the request without its paging fields, so a page token
+/// is honoured only for the query it was issued for. A macro because the list requests share
+/// the field names but no type.
+macro_rules! query_key {
+    ($request:expr) => {{
+        let mut key = $request.clone();
+        key.page_size = 0;
+        key.page_token.clear();
+        key.encode_to_vec()
+    }};
+}
+
 fn required(field: &str, value: &str) -> Result<(), Problem> {
     if value.trim().is_empty() {
         Err(Problem::invalid(field, "is required"))
@@ -150,24 +162,16 @@ impl CustomerApi {
         let incoming = match card_from_proto(&message) {
             Ok(card) => card,
             Err(violations) => {
-                let relevant: Vec<_> = violations
-                    .list()
-                    .iter()
-                    .filter(|v| {
-                        paths.iter().any(|p| {
-                            v.field == *p
-                                || v.field.starts_with(&format!("{p}."))
-                                || v.field.starts_with(&format!("{p}["))
-                        })
+                let mut relevant = violations;
+                relevant.retain(|v| {
+                    paths.iter().any(|p| {
+                        v.field == *p
+                            || v.field.starts_with(&format!("{p}."))
+                            || v.field.starts_with(&format!("{p}["))
                     })
-                    .cloned()
-                    .collect();
+                });
                 if !relevant.is_empty() {
-                    let mut v = Violations::new();
-                    for violation in relevant {
-                        v.add(violation.field, violation.reason);
-                    }
-                    return Err(under("customer", v));
+                    return Err(under("customer", relevant));
                 }
                 CustomerCard::default()
             }
@@ -203,11 +207,7 @@ impl CustomerApi {
         request: pb::ListCustomersRequest,
     ) -> Result<pb::ListCustomersResponse, Problem> {
         let (filter, ordering, descending) = self.filter_of(&request)?;
-        let page = Page::parse(
-            request.page_size,
-            &request.page_token,
-            &filter_bytes(&request),
-        )?;
+        let page = Page::parse(request.page_size, &request.page_token, &query_key!(request))?;
         let (records, total) = self
             .store
             .list(&filter, ordering, descending, page.offset, page.size)
@@ -293,10 +293,7 @@ impl CustomerApi {
             review_due_before: Some(due_before),
             ..CustomerFilter::default()
         };
-        let mut key = request.clone();
-        key.page_size = 0;
-        key.page_token.clear();
-        let page = Page::parse(request.page_size, &request.page_token, &key.encode_to_vec())?;
+        let page = Page::parse(request.page_size, &request.page_token, &query_key!(request))?;
         let (records, total) = self
             .store
             .list(
@@ -434,14 +431,6 @@ fn update_paths(
         v.add("update_mask", "names no field to change");
     }
     v.finish(|| paths)
-}
-
-/// The bytes identifying a list query, without its paging fields.
-fn filter_bytes(request: &pb::ListCustomersRequest) -> Vec<u8> {
-    let mut key = request.clone();
-    key.page_size = 0;
-    key.page_token.clear();
-    key.encode_to_vec()
 }
 
 fn duplicate_reason(by_credit_code: bool) -> i32 {
@@ -721,10 +710,7 @@ impl CustomerService for CustomerApi {
                 required("customer_id", &r.customer_id)?;
                 let category = DocumentCategory::from_number(r.category)
                     .map_err(|reason| Problem::invalid("category", reason))?;
-                let mut key = r.clone();
-                key.page_size = 0;
-                key.page_token.clear();
-                let page = Page::parse(r.page_size, &r.page_token, &key.encode_to_vec())?;
+                let page = Page::parse(r.page_size, &r.page_token, &query_key!(r))?;
                 let (rows, total) = self
                     .store
                     .list_documents(&r.customer_id, category, page.offset, page.size)
