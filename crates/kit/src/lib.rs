@@ -10,12 +10,14 @@
 //! - [`auth`]: JWT verification into a typed [`auth::Caller`].
 //! - [`problem`] and [`status`]: one error type, one mapping to `tonic::Status`.
 //! - [`outbox`]: events written with the change, and the `WatchChanges` feed.
+//! - [`customers`]: asking customer-profile whether a customer exists (for the other services).
 //! - [`idempotency`], [`paging`], [`clock`]: request ids, list pages, controllable time.
 #![forbid(unsafe_code)]
 
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod customers;
 pub mod db;
 pub mod idempotency;
 pub mod outbox;
