@@ -113,6 +113,11 @@ pub fn auth_config() -> serde_json::Value {
 
 /// A token for `sub` with `role` in `team`.
 pub fn token(role: Role, sub: &str, team: &str) -> String {
+    token_with_scopes(role, sub, team, &[])
+}
+
+/// A token for `sub` with `role` in `team` and integration `scopes`.
+pub fn token_with_scopes(role: Role, sub: &str, team: &str, scopes: &[&str]) -> String {
     mint_hs256(
         &test_secret(),
         TEST_ISSUER,
@@ -122,7 +127,7 @@ pub fn token(role: Role, sub: &str, team: &str) -> String {
             name: sub.into(),
             role,
             team: team.into(),
-            scopes: vec![],
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
             ttl: Duration::from_secs(3600),
         },
     )

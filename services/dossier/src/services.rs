@@ -29,11 +29,40 @@ pub struct ServiceEntry {
         fn(Config, SharedClock, ShutdownSignal) -> BoxFuture<'static, Result<Started, String>>,
 }
 
-/// Every service built so far.
-pub const SERVICES: &[ServiceEntry] = &[ServiceEntry {
-    name: dossier_customer_profile::SERVICE_NAME,
-    start: start_customer_profile,
-}];
+/// Every service built so far. The gateway comes last: `dossier up` points it at the ports the
+/// services before it were given.
+pub const SERVICES: &[ServiceEntry] = &[
+    ServiceEntry {
+        name: dossier_customer_profile::SERVICE_NAME,
+        start: start_customer_profile,
+    },
+    ServiceEntry {
+        name: dossier_gateway::SERVICE_NAME,
+        start: start_gateway,
+    },
+];
+
+/// The configuration key of the gateway's address for `service`.
+pub fn upstream_key(service: &str) -> String {
+    format!("{}.upstreams.{service}", dossier_gateway::CONFIG_SECTION)
+}
+
+fn start_gateway(
+    config: Config,
+    clock: SharedClock,
+    shutdown: ShutdownSignal,
+) -> BoxFuture<'static, Result<Started, String>> {
+    Box::pin(async move {
+        let app = dossier_gateway::Application::build(&config, clock, shutdown).await?;
+        Ok(Started {
+            name: dossier_gateway::SERVICE_NAME,
+            grpc_service: dossier_gateway::GRPC_SERVICE,
+            port: app.port(),
+            database: app.database(),
+            run: Box::pin(app.run_until_stopped()),
+        })
+    })
+}
 
 fn start_customer_profile(
     config: Config,

@@ -44,6 +44,7 @@ pub async fn up(config: &Config, args: UpArgs) -> anyhow::Result<()> {
     let (trigger, shutdown) = ShutdownSignal::from_os();
 
     let mut started = Vec::new();
+    let mut config = config;
     for entry in services::SERVICES {
         let service = (entry.start)(
             config.clone(),
@@ -53,6 +54,11 @@ pub async fn up(config: &Config, args: UpArgs) -> anyhow::Result<()> {
         .await
         .map_err(anyhow::Error::msg)
         .with_context(|| format!("starting {}", entry.name))?;
+        // The gateway (started last) reaches each service where it actually listens.
+        config = config.set(
+            &services::upstream_key(service.name),
+            format!("http://127.0.0.1:{}", service.port),
+        );
         started.push(service);
     }
     print_banner(&started, &common.data_dir);
@@ -146,10 +152,15 @@ fn print_banner(started: &[Started], data_dir: &std::path::Path) {
     }
     println!("Data directory: {}", data_dir.display());
     println!("Get a token:    dossier token --role archivist --sub $USER");
-    if let Some(first) = started.first() {
+    // The gateway is the public endpoint when it runs; otherwise the one service started.
+    let front = started
+        .iter()
+        .find(|s| s.name == dossier_gateway::SERVICE_NAME)
+        .or(started.first());
+    if let Some(front) = front {
         println!(
             "Try:            grpcurl -plaintext -H \"authorization: Bearer $TOKEN\" 127.0.0.1:{} list",
-            first.port
+            front.port
         );
     }
     println!("Stop with Ctrl-C.");

@@ -1,0 +1,278 @@
+//! The audit chain in the database. Appends take the chain's head inside the write transaction
+//! (under PostgreSQL an advisory lock, under SQLite the write lock of `BEGIN IMMEDIATE`), so two
+//! gateways sharing a database still write one chain.
+
+use dossier_kit::Problem;
+use sea_orm::{ConnectionTrait, DbBackend, QueryResult};
+
+use super::{Store, statement};
+use crate::domain::audit_chain::{
+    AuditEntry, ChainReport, ChainVerifier, GENESIS, StoredEvent, event_hash, join_numbers,
+    split_list, split_numbers,
+};
+
+/// Serialises audit appends across gateway processes on PostgreSQL.
+const AUDIT_LOCK_KEY: i64 = 0x6175_6469_74;
+
+/// Events read per query while verifying.
+const VERIFY_CHUNK: u64 = 2_000;
+
+/// Which audit events to list.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Only this caller.
+    pub caller_id: Option<String>,
+    /// Only events touching this customer.
+    pub customer_id: Option<String>,
+    /// Only events at or after (RFC 3339, as stored).
+    pub from: Option<String>,
+    /// Only events before.
+    pub to: Option<String>,
+    /// Only this method path.
+    pub method: Option<String>,
+    /// Only calls served under this grant.
+    pub grant_id: Option<String>,
+    /// Only this outcome (`AuditOutcome` number).
+    pub outcome: Option<i32>,
+    /// Only this role (`Role` number).
+    pub role: Option<i32>,
+    /// Only events after this sequence.
+    pub after_sequence: Option<i64>,
+}
+
+const COLUMNS: &str = "sequence, event_time, caller_id, role, team, method, customer_ids, \
+     revealed_classes, masked_fields, grant_id, outcome, status_code, trace_id, peer, \
+     request_id, duration_ms, prev_hash, hash";
+
+fn from_row(row: &QueryResult) -> Result<StoredEvent, Problem> {
+    let get_s = |name: &str| -> Result<String, Problem> {
+        row.try_get::<String>("", name).map_err(Problem::from)
+    };
+    let get_i = |name: &str| -> Result<i32, Problem> {
+        row.try_get::<i32>("", name).map_err(Problem::from)
+    };
+    Ok(StoredEvent {
+        sequence: row.try_get("", "sequence").map_err(Problem::from)?,
+        prev_hash: get_s("prev_hash")?,
+        hash: get_s("hash")?,
+        entry: AuditEntry {
+            event_time: get_s("event_time")?,
+            caller_id: get_s("caller_id")?,
+            role: get_i("role")?,
+            team: get_s("team")?,
+            method: get_s("method")?,
+            customer_ids: split_list(&get_s("customer_ids")?),
+            revealed_classes: split_numbers(&get_s("revealed_classes")?),
+            masked_fields: split_list(&get_s("masked_fields")?),
+            grant_id: get_s("grant_id")?,
+            outcome: get_i("outcome")?,
+            status_code: get_i("status_code")?,
+            trace_id: get_s("trace_id")?,
+            peer: get_s("peer")?,
+            request_id: get_s("request_id")?,
+            duration_ms: row.try_get("", "duration_ms").map_err(Problem::from)?,
+        },
+    })
+}
+
+impl Store {
+    /// Appends `entries` to the chain in one transaction, in order; returns their sequences.
+    pub async fn append_audit(&self, entries: &[AuditEntry]) -> Result<Vec<i64>, Problem> {
+        let txn = dossier_kit::db::begin_write(&self.db).await?;
+        let backend = txn.get_database_backend();
+        if backend == DbBackend::Postgres {
+            txn.execute_raw(statement(
+                backend,
+                "SELECT pg_advisory_xact_lock(?)",
+                [AUDIT_LOCK_KEY.into()],
+            ))
+            .await?;
+        }
+        let head = txn
+            .query_one_raw(statement(
+                backend,
+                "SELECT sequence, hash FROM audit_head WHERE id = 1",
+                [],
+            ))
+            .await?;
+        let (mut sequence, mut prev_hash): (i64, String) = match head {
+            Some(row) => (
+                row.try_get("", "sequence").map_err(Problem::from)?,
+                row.try_get("", "hash").map_err(Problem::from)?,
+            ),
+            None => (0, GENESIS.to_owned()),
+        };
+        let first = sequence == 0;
+        let mut sequences = Vec::with_capacity(entries.len());
+        for entry in entries {
+            sequence += 1;
+            let hash = event_hash(sequence, &prev_hash, entry);
+            txn.execute_raw(statement(
+                backend,
+                &format!(
+                    "INSERT INTO audit_events ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                ),
+                [
+                    sequence.into(),
+                    entry.event_time.clone().into(),
+                    entry.caller_id.clone().into(),
+                    entry.role.into(),
+                    entry.team.clone().into(),
+                    entry.method.clone().into(),
+                    entry.customer_ids.join(",").into(),
+                    join_numbers(&entry.revealed_classes).into(),
+                    entry.masked_fields.join(",").into(),
+                    entry.grant_id.clone().into(),
+                    entry.outcome.into(),
+                    entry.status_code.into(),
+                    entry.trace_id.clone().into(),
+                    entry.peer.clone().into(),
+                    entry.request_id.clone().into(),
+                    entry.duration_ms.into(),
+                    prev_hash.clone().into(),
+                    hash.clone().into(),
+                ],
+            ))
+            .await?;
+            sequences.push(sequence);
+            prev_hash = hash;
+        }
+        let head_sql = if first {
+            "INSERT INTO audit_head (sequence, hash, id) VALUES (?, ?, ?)"
+        } else {
+            "UPDATE audit_head SET sequence = ?, hash = ? WHERE id = ?"
+        };
+        txn.execute_raw(statement(
+            backend,
+            head_sql,
+            [sequence.into(), prev_hash.into(), 1i32.into()],
+        ))
+        .await?;
+        txn.commit().await?;
+        Ok(sequences)
+    }
+
+    /// A page of audit events, newest first, and the total matching.
+    pub async fn list_audit(
+        &self,
+        filter: &AuditFilter,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<StoredEvent>, u64), Problem> {
+        let backend = self.db.get_database_backend();
+        let mut clauses = Vec::new();
+        let mut values: Vec<sea_orm::Value> = Vec::new();
+        if let Some(caller) = &filter.caller_id {
+            clauses.push("caller_id = ?");
+            values.push(caller.clone().into());
+        }
+        if let Some(customer) = &filter.customer_id {
+            // Ids are UUIDs: a substring match of the joined list cannot hit another id.
+            clauses.push("customer_ids LIKE ?");
+            values.push(format!("%{customer}%").into());
+        }
+        if let Some(from) = &filter.from {
+            clauses.push("event_time >= ?");
+            values.push(from.clone().into());
+        }
+        if let Some(to) = &filter.to {
+            clauses.push("event_time < ?");
+            values.push(to.clone().into());
+        }
+        if let Some(method) = &filter.method {
+            clauses.push("method = ?");
+            values.push(method.clone().into());
+        }
+        if let Some(grant) = &filter.grant_id {
+            clauses.push("grant_id LIKE ?");
+            values.push(format!("%{grant}%").into());
+        }
+        if let Some(outcome) = filter.outcome {
+            clauses.push("outcome = ?");
+            values.push(outcome.into());
+        }
+        if let Some(role) = filter.role {
+            clauses.push("role = ?");
+            values.push(role.into());
+        }
+        if let Some(after) = filter.after_sequence {
+            clauses.push("sequence > ?");
+            values.push(after.into());
+        }
+        let filter_sql = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", clauses.join(" AND "))
+        };
+        let total: i64 = match self
+            .db
+            .query_one_raw(statement(
+                backend,
+                &format!("SELECT COUNT(*) AS n FROM audit_events{filter_sql}"),
+                values.clone(),
+            ))
+            .await?
+        {
+            Some(row) => row.try_get("", "n").map_err(Problem::from)?,
+            None => 0,
+        };
+        let rows = self
+            .db
+            .query_all_raw(statement(
+                backend,
+                &format!(
+                    "SELECT {COLUMNS} FROM audit_events{filter_sql} ORDER BY sequence DESC LIMIT {limit} OFFSET {offset}"
+                ),
+                values,
+            ))
+            .await?;
+        let events = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+        Ok((events, total.max(0) as u64))
+    }
+
+    /// Walks the whole chain and reports the first edited or missing event, with the recorded
+    /// head (last sequence and hash).
+    pub async fn verify_audit(&self) -> Result<(ChainReport, Option<(i64, String)>), Problem> {
+        let backend = self.db.get_database_backend();
+        let mut verifier = ChainVerifier::default();
+        let mut after = 0i64;
+        'chunks: loop {
+            let rows = self
+                .db
+                .query_all_raw(statement(
+                    backend,
+                    &format!(
+                        "SELECT {COLUMNS} FROM audit_events WHERE sequence > ? ORDER BY sequence LIMIT {VERIFY_CHUNK}"
+                    ),
+                    [after.into()],
+                ))
+                .await?;
+            if rows.is_empty() {
+                break;
+            }
+            for row in &rows {
+                let event = from_row(row)?;
+                after = event.sequence;
+                if !verifier.check(&event) {
+                    break 'chunks;
+                }
+            }
+        }
+        let head = self
+            .db
+            .query_one_raw(statement(
+                backend,
+                "SELECT sequence, hash FROM audit_head WHERE id = 1",
+                [],
+            ))
+            .await?;
+        let head = match head {
+            Some(row) => Some((
+                row.try_get("", "sequence").map_err(Problem::from)?,
+                row.try_get("", "hash").map_err(Problem::from)?,
+            )),
+            None => None,
+        };
+        Ok((verifier.finish(head.clone()), head))
+    }
+}

@@ -1,0 +1,91 @@
+//! The audit chain: every call is recorded; editing or deleting one row is found and named.
+
+use dossier_proto::customer::GetCustomerRequest;
+use dossier_proto::gateway::{self as pb};
+use sea_orm::ConnectionTrait;
+use tonic::Code;
+
+use crate::helpers::*;
+
+async fn verify(stack: &Stack) -> pb::VerifyAuditChainResponse {
+    stack
+        .access
+        .clone()
+        .verify_audit_chain(AUDITOR.req(pb::VerifyAuditChainRequest::default()))
+        .await
+        .expect("auditor verifies")
+        .into_inner()
+}
+
+async fn tamper(stack: &Stack, sql: &str) {
+    let db = dossier_kit::db::connect(&stack.gateway_db)
+        .await
+        .expect("db");
+    db.execute_unprepared(sql).await.expect("tampered");
+}
+
+#[tokio::test]
+async fn an_edited_or_deleted_audit_row_is_named() {
+    let stack = spawn_stack().await;
+    let customer = create(&stack, company("审计测试公司", 3, "rep-a", "east")).await;
+    for _ in 0..4 {
+        stack
+            .customers
+            .clone()
+            .get_customer(OWNER.req(GetCustomerRequest {
+                id: customer.id.clone(),
+            }))
+            .await
+            .expect("read");
+    }
+    let denied = stack
+        .access
+        .clone()
+        .verify_audit_chain(OWNER.req(pb::VerifyAuditChainRequest::default()))
+        .await
+        .expect_err("only the auditor");
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    let intact = verify(&stack).await;
+    assert!(intact.ok, "{intact:?}");
+    assert!(intact.events_checked >= 6);
+
+    tamper(
+        &stack,
+        "UPDATE audit_events SET caller_id = 'someone-else' WHERE sequence = 3",
+    )
+    .await;
+    let edited = verify(&stack).await;
+    assert!(!edited.ok);
+    assert_eq!(edited.first_bad_sequence, 3, "{edited:?}");
+}
+
+#[tokio::test]
+async fn a_deleted_row_in_the_middle_or_at_the_end_is_named() {
+    let stack = spawn_stack().await;
+    let customer = create(&stack, company("审计测试公司", 4, "rep-a", "east")).await;
+    for _ in 0..3 {
+        stack
+            .customers
+            .clone()
+            .get_customer(OWNER.req(GetCustomerRequest {
+                id: customer.id.clone(),
+            }))
+            .await
+            .expect("read");
+    }
+    tamper(&stack, "DELETE FROM audit_events WHERE sequence = 2").await;
+    let deleted = verify(&stack).await;
+    assert_eq!(deleted.first_bad_sequence, 2, "{deleted:?}");
+
+    let stack = spawn_stack().await;
+    create(&stack, company("审计测试公司", 5, "rep-a", "east")).await;
+    // The newest event: delete what the head says is last.
+    tamper(
+        &stack,
+        "DELETE FROM audit_events WHERE sequence = (SELECT sequence FROM audit_head WHERE id = 1)",
+    )
+    .await;
+    let last = verify(&stack).await;
+    assert!(!last.ok);
+    assert_eq!(last.first_bad_sequence, last.last_sequence, "{last:?}");
+}

@@ -1,0 +1,242 @@
+//! Routing: a service that is down is `UNAVAILABLE` by name while the gateway keeps serving, and
+//! is reached again once it is back; a salesperson's lists are their own; writes of fields the
+//! caller may not see or set change nothing; rate and page-size limits.
+
+use dossier_kit::auth::Role;
+use dossier_proto::customer::{self as pb};
+use dossier_proto::gateway::WhoAmIRequest;
+use tonic::Code;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn a_service_that_is_down_is_unavailable_by_name_and_recovers() {
+    let mut stack = spawn_stack().await;
+    let customer = create(&stack, company("路由测试公司", 6, "rep-a", "east")).await;
+    stack.stop_profile();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let down = stack
+        .customers
+        .clone()
+        .get_customer(ARCHIVIST.req(pb::GetCustomerRequest {
+            id: customer.id.clone(),
+        }))
+        .await
+        .expect_err("customer-profile is down");
+    assert_eq!(down.code(), Code::Unavailable, "{down:?}");
+    assert!(
+        down.message().contains("customer-profile"),
+        "{}",
+        down.message()
+    );
+    assert!(
+        !down.message().contains("os error"),
+        "no transport detail: {}",
+        down.message()
+    );
+    stack
+        .access
+        .clone()
+        .who_am_i(ARCHIVIST.req(WhoAmIRequest {}))
+        .await
+        .expect("the gateway itself keeps serving");
+
+    stack.restart_profile().await;
+    let mut back = None;
+    for _ in 0..50 {
+        match stack
+            .customers
+            .clone()
+            .get_customer(ARCHIVIST.req(pb::GetCustomerRequest {
+                id: customer.id.clone(),
+            }))
+            .await
+        {
+            Ok(reply) => {
+                back = Some(reply.into_inner());
+                break;
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+        }
+    }
+    assert_eq!(back.expect("reached again").id, customer.id);
+}
+
+#[tokio::test]
+async fn a_salesperson_lists_only_their_own_and_cannot_search_the_archive() {
+    let stack = spawn_stack().await;
+    create(&stack, company("甲公司", 7, "rep-a", "east")).await;
+    create(&stack, company("乙公司", 8, "rep-b", "east")).await;
+    create(&stack, company("丙公司", 9, "rep-a", "east")).await;
+    let mine = stack
+        .customers
+        .clone()
+        .list_customers(OWNER.req(pb::ListCustomersRequest::default()))
+        .await
+        .expect("own list")
+        .into_inner();
+    let mut names: Vec<_> = mine.customers.iter().map(|c| c.name.clone()).collect();
+    names.sort();
+    assert_eq!(names, vec!["丙公司", "甲公司"]);
+    let others = stack
+        .customers
+        .clone()
+        .list_customers(OWNER.req(pb::ListCustomersRequest {
+            owner_id: "rep-b".into(),
+            ..Default::default()
+        }))
+        .await
+        .expect_err("another's book");
+    assert_eq!(others.code(), Code::PermissionDenied);
+    let search = stack
+        .customers
+        .clone()
+        .find_duplicates(OWNER.req(pb::FindDuplicatesRequest::default()))
+        .await
+        .expect_err("no archive-wide search");
+    assert_eq!(search.code(), Code::PermissionDenied);
+    let manager = Who::new(Role::SalesManager, "mgr-east", "east");
+    let all = stack
+        .customers
+        .clone()
+        .list_customers(manager.req(pb::ListCustomersRequest::default()))
+        .await
+        .expect("a manager lists all")
+        .into_inner();
+    assert_eq!(all.customers.len(), 3);
+}
+
+#[tokio::test]
+async fn writes_of_fields_the_caller_may_not_see_or_set_change_nothing() {
+    let stack = spawn_stack().await;
+    let mine = create(&stack, company("丁公司", 10, "rep-a", "east")).await;
+    let theirs = create(&stack, company("戊公司", 11, "rep-b", "east")).await;
+    let mut customers = stack.customers.clone();
+    let update =
+        |customer: &pb::Customer, change: pb::Customer, paths: &[&str]| pb::UpdateCustomerRequest {
+            customer: Some(pb::Customer {
+                id: customer.id.clone(),
+                ..change
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: paths.iter().map(|p| (*p).to_owned()).collect(),
+            }),
+            etag: customer.etag.clone(),
+        };
+    // Internal notes: a salesperson never sees them, so may not write them.
+    let notes = customers
+        .update_customer(OWNER.req(update(
+            &mine,
+            pb::Customer {
+                notes: "写入内部备注".into(),
+                ..Default::default()
+            },
+            &["notes"],
+        )))
+        .await
+        .expect_err("notes are internal");
+    assert_eq!(notes.code(), Code::PermissionDenied);
+    assert!(notes.message().contains("notes"), "{}", notes.message());
+    // The owner field is not a salesperson's to change.
+    let owner = customers
+        .update_customer(OWNER.req(update(
+            &mine,
+            pb::Customer {
+                owner_id: "rep-b".into(),
+                ..Default::default()
+            },
+            &["owner_id"],
+        )))
+        .await
+        .expect_err("owner");
+    assert_eq!(owner.code(), Code::PermissionDenied);
+    // Another's customer: refused, exactly as a customer that does not exist.
+    let change = pb::Customer {
+        industry: "化工".into(),
+        ..Default::default()
+    };
+    let other = customers
+        .update_customer(OWNER.req(update(&theirs, change.clone(), &["industry"])))
+        .await
+        .expect_err("not theirs");
+    let missing = customers
+        .update_customer(OWNER.req(update(
+            &pb::Customer {
+                id: "01900000-0000-7000-8000-000000000000".into(),
+                ..Default::default()
+            },
+            change.clone(),
+            &["industry"],
+        )))
+        .await
+        .expect_err("no such customer");
+    assert_eq!(other.code(), Code::PermissionDenied);
+    assert_eq!(
+        (other.code(), other.message()),
+        (missing.code(), missing.message())
+    );
+    // Nothing changed; the owner's own allowed change goes through.
+    let still = customers
+        .get_customer(ARCHIVIST.req(pb::GetCustomerRequest {
+            id: mine.id.clone(),
+        }))
+        .await
+        .expect("read")
+        .into_inner();
+    assert_eq!(
+        (still.owner_id.as_str(), still.notes.as_str()),
+        ("rep-a", "")
+    );
+    let changed = customers
+        .update_customer(OWNER.req(update(&mine, change, &["industry"])))
+        .await
+        .expect("the owner changes a business field")
+        .into_inner();
+    assert_eq!(changed.industry, "化工");
+}
+
+#[tokio::test]
+async fn rate_and_page_size_limits() {
+    let stack = spawn_stack_with(serde_json::json!({
+        "rate_limit_per_second": 0.01, "rate_limit_burst": 3, "max_page_size": 50
+    }))
+    .await;
+    let mut customers = stack.customers.clone();
+    let too_big = customers
+        .list_customers(as_role(
+            Role::Executive,
+            pb::ListCustomersRequest {
+                page_size: 51,
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect_err("page too big");
+    assert_eq!(too_big.code(), Code::InvalidArgument);
+    assert!(too_big.message().contains("page_size"));
+    for _ in 0..2 {
+        customers
+            .list_customers(as_role(
+                Role::Executive,
+                pb::ListCustomersRequest::default(),
+            ))
+            .await
+            .expect("within the burst");
+    }
+    let limited = customers
+        .list_customers(as_role(
+            Role::Executive,
+            pb::ListCustomersRequest::default(),
+        ))
+        .await
+        .expect_err("over the rate");
+    assert_eq!(limited.code(), Code::ResourceExhausted);
+    // Another caller is not affected.
+    customers
+        .list_customers(as_role(
+            Role::Archivist,
+            pb::ListCustomersRequest::default(),
+        ))
+        .await
+        .expect("another caller");
+}
