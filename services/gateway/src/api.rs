@@ -104,6 +104,19 @@ impl AccessApi {
         result.map(Response::new)
     }
 
+    /// The caller the (soft) interceptor authenticated; an unauthenticated call is audited as
+    /// denied before it is refused.
+    async fn authenticated<T>(&self, request: &Request<T>, method: &str) -> Result<Caller, Status> {
+        match caller_of(request) {
+            Ok(caller) => Ok(caller),
+            Err(problem) => {
+                let refused: Result<(), Problem> = Err(problem);
+                self.answer(None, method, vec![], refused).await?;
+                Err(Status::unauthenticated("no valid credentials"))
+            }
+        }
+    }
+
     fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
@@ -494,7 +507,7 @@ type Reply<T> = Result<Response<T>, Status>;
 #[tonic::async_trait]
 impl AccessService for AccessApi {
     async fn who_am_i(&self, request: Request<pb::WhoAmIRequest>) -> Reply<pb::WhoAmIResponse> {
-        let caller = caller_of(&request).map_err(Status::from)?;
+        let caller = self.authenticated(&request, "WhoAmI").await?;
         let result = async {
             let grants = self.store.active_grants(&caller.sub).await?;
             let now = self.now();
@@ -522,7 +535,7 @@ impl AccessService for AccessApi {
         &self,
         request: Request<pb::RequestBorrowRequest>,
     ) -> Reply<pb::Borrow> {
-        let caller = caller_of(&request).map_err(Status::from)?;
+        let caller = self.authenticated(&request, "RequestBorrow").await?;
         let authorization = authorization_of(&request);
         let message = request.into_inner();
         let result = self
@@ -541,7 +554,7 @@ impl AccessService for AccessApi {
         &self,
         request: Request<pb::ApproveBorrowRequest>,
     ) -> Reply<pb::Borrow> {
-        let caller = caller_of(&request).map_err(Status::from)?;
+        let caller = self.authenticated(&request, "ApproveBorrow").await?;
         let result = self.approve(&caller, request.get_ref()).await;
         let customers = result
             .as_ref()
@@ -552,7 +565,7 @@ impl AccessService for AccessApi {
     }
 
     async fn reject_borrow(&self, request: Request<pb::RejectBorrowRequest>) -> Reply<pb::Borrow> {
-        let caller = caller_of(&request).map_err(Status::from)?;
+        let caller = self.authenticated(&request, "RejectBorrow").await?;
         let result = self.reject(&caller, request.get_ref()).await;
         let customers = result
             .as_ref()
@@ -563,7 +576,7 @@ impl AccessService for AccessApi {
     }
 
     async fn return_borrow(&self, request: Request<pb::ReturnBorrowRequest>) -> Reply<pb::Borrow> {
-        let caller = caller_of(&request).map_err(Status::from)?;
+        let caller = self.authenticated(&request, "ReturnBorrow").await?;
         let result = self.give_back(&caller, request.get_ref()).await;
         let customers = result
             .as_ref()
@@ -574,7 +587,7 @@ impl AccessService for AccessApi {
     }
 
     async fn get_borrow(&self, request: Request<pb::GetBorrowRequest>) -> Reply<pb::Borrow> {
-        let caller = caller_of(&request).map_err(Status::from)?;
+        let caller = self.authenticated(&request, "GetBorrow").await?;
         let result = async {
             let record = self.load(&request.get_ref().id).await?;
             if !Self::may_read(&caller, &record) {
@@ -595,7 +608,7 @@ impl AccessService for AccessApi {
         &self,
         request: Request<pb::ListBorrowsRequest>,
     ) -> Reply<pb::ListBorrowsResponse> {
-        let caller = caller_of(&request).map_err(Status::from)?;
+        let caller = self.authenticated(&request, "ListBorrows").await?;
         let result = self.list_borrows(&caller, request.get_ref()).await;
         self.answer(Some(&caller), "ListBorrows", vec![], result)
             .await
@@ -605,7 +618,7 @@ impl AccessService for AccessApi {
         &self,
         request: Request<pb::ListAuditEventsRequest>,
     ) -> Reply<pb::ListAuditEventsResponse> {
-        let caller = caller_of(&request).map_err(Status::from)?;
+        let caller = self.authenticated(&request, "ListAuditEvents").await?;
         let result = self.list_audit(&caller, request.get_ref()).await;
         self.answer(Some(&caller), "ListAuditEvents", vec![], result)
             .await
@@ -615,7 +628,7 @@ impl AccessService for AccessApi {
         &self,
         request: Request<pb::VerifyAuditChainRequest>,
     ) -> Reply<pb::VerifyAuditChainResponse> {
-        let caller = caller_of(&request).map_err(Status::from)?;
+        let caller = self.authenticated(&request, "VerifyAuditChain").await?;
         let result = async {
             caller.require_any(&[Role::Auditor], "verify the audit log")?;
             let (report, head) = self.store.verify_audit().await?;

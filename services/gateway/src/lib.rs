@@ -27,10 +27,11 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use dossier_kit::auth::JwtVerifier;
 use dossier_kit::clock::SharedClock;
 use dossier_kit::config::{Config, database_url_or_default};
 use dossier_kit::customers::CustomerDirectory;
-use dossier_kit::server::{GrpcServer, ShutdownSignal, authenticate, bind};
+use dossier_kit::server::{GrpcServer, ShutdownSignal, bind};
 use dossier_proto::gateway::access_service_server::AccessServiceServer;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -201,12 +202,14 @@ impl Application {
             .max_decoding_message_size(limits.max_message_bytes)
             .max_encoding_message_size(limits.max_message_bytes);
         // The gateway's own service by name; every other path falls through to the proxy.
-        let router = tonic::service::Routes::new(
-            tonic::service::interceptor::InterceptedService::new(access, authenticate(verifier)),
-        )
-        .prepare()
-        .into_axum_router()
-        .fallback_service(proxy::Proxy::new(Arc::new(gate)));
+        let router =
+            tonic::service::Routes::new(tonic::service::interceptor::InterceptedService::new(
+                access,
+                soft_authenticate(verifier),
+            ))
+            .prepare()
+            .into_axum_router()
+            .fallback_service(proxy::Proxy::new(Arc::new(gate)));
         Ok(Self {
             listener,
             server: GrpcServer {
@@ -232,5 +235,23 @@ impl Application {
     /// Serves until the shutdown signal fires.
     pub async fn run_until_stopped(self) -> Result<(), String> {
         self.server.serve(self.listener, self.shutdown).await
+    }
+}
+
+/// Authenticates AccessService calls without refusing them: a verified caller is put in the
+/// request's extensions, and a call without one is refused by the handler *after* it is audited
+/// (the kit's interceptor would refuse before anything could record the attempt).
+fn soft_authenticate(
+    verifier: Arc<JwtVerifier>,
+) -> impl Fn(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Clone {
+    move |mut request: tonic::Request<()>| {
+        let header = request
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok());
+        if let Ok(caller) = verifier.verify_header(header) {
+            request.extensions_mut().insert(caller);
+        }
+        Ok(request)
     }
 }
