@@ -154,7 +154,7 @@ fn outgoing(metadata: &MetadataMap, message: Bytes) -> tonic::Request<Bytes> {
 }
 
 fn path_of(path: &str) -> Result<PathAndQuery, Status> {
-    PathAndQuery::from_maybe_shared(path.to_owned())
+    PathAndQuery::try_from(path)
         .map_err(|_| Status::unimplemented("unknown method"))
 }
 

@@ -12,7 +12,7 @@ use crate::domain::audit_chain::{
 };
 
 /// Serialises audit appends across gateway processes on PostgreSQL.
-const AUDIT_LOCK_KEY: i64 = 0x6175_6469_74;
+const AUDIT_LOCK_KEY: i64 = 0x0061_7564_6974;
 
 /// Events read per query while verifying.
 const VERIFY_CHUNK: u64 = 2_000;
