@@ -154,8 +154,7 @@ fn outgoing(metadata: &MetadataMap, message: Bytes) -> tonic::Request<Bytes> {
 }
 
 fn path_of(path: &str) -> Result<PathAndQuery, Status> {
-    PathAndQuery::try_from(path)
-        .map_err(|_| Status::unimplemented("unknown method"))
+    PathAndQuery::try_from(path).map_err(|_| Status::unimplemented("unknown method"))
 }
 
 /// `UNAVAILABLE` naming the service, without transport detail.

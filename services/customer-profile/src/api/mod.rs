@@ -37,6 +37,8 @@ pub struct CustomerApi {
     clock: SharedClock,
     settings: Arc<Settings>,
     shutdown: ShutdownSignal,
+    /// Masks exported rows for the caller (the gateway cannot look inside a workbook).
+    masker: Arc<dossier_masking::Masker>,
 }
 
 type Reply<T> = Result<Response<T>, Status>;
@@ -99,6 +101,7 @@ impl CustomerApi {
             clock,
             settings,
             shutdown,
+            masker: Arc::new(dossier_masking::Masker::new()),
         }
     }
 
@@ -840,7 +843,7 @@ impl CustomerService for CustomerApi {
                         ),
                     });
                 }
-                let content = sheet::write_xlsx(&records)?;
+                let content = sheet::write_xlsx(&records, &self.masker, &caller)?;
                 Ok(pb::ExportCustomersResponse {
                     content,
                     file_name: format!(

@@ -395,8 +395,42 @@ fn code_of<T: Copy>(
         .unwrap_or_default()
 }
 
-/// Writes customers as an xlsx workbook (the classification summary of 附表一, widened).
-pub fn write_xlsx(records: &[CustomerRecord]) -> Result<Vec<u8>, Problem> {
+/// Masks a customer for `caller` exactly as the gateway masks a read, for the caller's relation
+/// to it decided from the card itself (owner, same team, or other). A borrow does not reach bulk
+/// output (DOMAIN.md §6: originals and borrowed archives are never exported), so it is not asked.
+pub fn mask_for(
+    masker: &dossier_masking::Masker,
+    caller: &dossier_kit::auth::Caller,
+    customer: pb::Customer,
+) -> Result<pb::Customer, Problem> {
+    use dossier_masking::Relation;
+    use prost::Message;
+    let relation = if !customer.owner_id.is_empty() && customer.owner_id == caller.sub {
+        Relation::Owner
+    } else if !customer.team.is_empty() && customer.team == caller.team {
+        Relation::Team
+    } else {
+        Relation::Other
+    };
+    let (bytes, _) = masker
+        .mask_bytes_as(
+            "dossier.customer.v1.Customer",
+            &customer.encode_to_vec(),
+            caller,
+            &|_: &str| relation,
+            relation,
+        )
+        .map_err(Problem::internal)?;
+    pb::Customer::decode(bytes.as_slice()).map_err(Problem::internal)
+}
+
+/// Writes customers as an xlsx workbook (the classification summary of 附表一, widened), each
+/// row masked for `caller` (see [`mask_for`]).
+pub fn write_xlsx(
+    records: &[CustomerRecord],
+    masker: &dossier_masking::Masker,
+    caller: &dossier_kit::auth::Caller,
+) -> Result<Vec<u8>, Problem> {
     let mut workbook = rust_xlsxwriter::Workbook::new();
     let sheet = workbook.add_worksheet();
     sheet.set_name("客户").map_err(Problem::internal)?;
@@ -407,7 +441,7 @@ pub fn write_xlsx(records: &[CustomerRecord]) -> Result<Vec<u8>, Problem> {
             .map_err(Problem::internal)?;
     }
     for (index, record) in records.iter().enumerate() {
-        let customer = customer_to_proto(record);
+        let customer = mask_for(masker, caller, customer_to_proto(record))?;
         let row = u32::try_from(index + 1).map_err(Problem::internal)?;
         for (col, (_, value)) in EXPORT.iter().enumerate() {
             let text = value(&customer);

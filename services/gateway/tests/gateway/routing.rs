@@ -240,3 +240,46 @@ async fn rate_and_page_size_limits() {
         .await
         .expect("another caller");
 }
+
+#[tokio::test]
+async fn an_export_is_masked_row_by_row_like_a_read() {
+    let stack = spawn_stack().await;
+    let mut east = company("东区客户", 12, "rep-a", "east");
+    east.phone = "0571-81112222".into();
+    let mut north = company("北区客户", 13, "rep-n", "north");
+    north.phone = "010-83334444".into();
+    create(&stack, east).await;
+    create(&stack, north).await;
+    let manager = Who::new(Role::SalesManager, "mgr-east", "east");
+    let reply = stack
+        .customers
+        .clone()
+        .export_customers(manager.req(pb::ExportCustomersRequest::default()))
+        .await
+        .expect("a manager exports")
+        .into_inner();
+    assert_eq!(reply.rows, 2);
+    let text = {
+        use calamine::{Reader, Xlsx};
+        let mut book = Xlsx::new(std::io::Cursor::new(reply.content)).expect("an xlsx");
+        let sheet = book.worksheet_range("客户").expect("the sheet");
+        sheet
+            .rows()
+            .flat_map(|row| row.iter().map(|cell| cell.to_string()))
+            .collect::<Vec<_>>()
+            .join("\t")
+    };
+    assert!(
+        text.contains("0571-81112222"),
+        "the team's customer in full"
+    );
+    assert!(
+        !text.contains("010-83334444"),
+        "another team's phone is not exported whole"
+    );
+    assert!(
+        text.contains("010****4444"),
+        "it is exported in its partial form: {text}"
+    );
+    assert!(text.contains("北区客户"), "the name is public");
+}
