@@ -61,12 +61,17 @@ const FORWARDED_HEADERS: &[&str] = &[
     "x-request-id",
 ];
 
+/// HTTP/2 connections to each service, used in turn. One connection is served by one task on
+/// each side; a few spread the gateway's calls over the cores.
+const CONNECTIONS_PER_UPSTREAM: usize = 4;
+
 /// The services' channels, by service name. Channels connect lazily and reconnect by themselves,
 /// so a service that is down when the gateway starts, or restarts later, is reached once it is
 /// back.
 #[derive(Clone)]
 pub struct Upstreams {
-    channels: HashMap<String, Channel>,
+    channels: HashMap<String, Vec<Channel>>,
+    next: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     max_message_bytes: usize,
 }
 
@@ -78,27 +83,32 @@ impl Upstreams {
     ) -> Result<Self, String> {
         let mut channels = HashMap::new();
         for (name, address) in endpoints {
-            let channel = Endpoint::from_shared(address.clone())
+            let endpoint = Endpoint::from_shared(address.clone())
                 .map_err(|e| format!("upstream {name} address {address:?}: {e}"))?
                 .connect_timeout(Duration::from_secs(2))
                 .tcp_nodelay(true)
                 .http2_keep_alive_interval(Duration::from_secs(30))
-                .keep_alive_while_idle(true)
-                .connect_lazy();
-            channels.insert(name.clone(), channel);
+                .keep_alive_while_idle(true);
+            let pool = (0..CONNECTIONS_PER_UPSTREAM)
+                .map(|_| endpoint.connect_lazy())
+                .collect();
+            channels.insert(name.clone(), pool);
         }
         Ok(Self {
             channels,
+            next: std::sync::Arc::default(),
             max_message_bytes,
         })
     }
 
     fn client(&self, upstream: &str) -> Result<tonic::client::Grpc<Channel>, Status> {
-        let channel = self
+        let pool = self
             .channels
             .get(upstream)
-            .cloned()
+            .filter(|pool| !pool.is_empty())
             .ok_or_else(|| unavailable(upstream))?;
+        let turn = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let channel = pool[turn % pool.len()].clone();
         Ok(tonic::client::Grpc::new(channel)
             .max_decoding_message_size(self.max_message_bytes)
             .max_encoding_message_size(self.max_message_bytes))
