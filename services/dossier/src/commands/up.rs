@@ -37,7 +37,7 @@ fn with_data_dir(config: &Config, data_dir: Option<std::path::PathBuf>) -> Confi
 
 /// Runs every service in this process until Ctrl-C.
 pub async fn up(config: &Config, args: UpArgs) -> anyhow::Result<()> {
-    let config = with_data_dir(config, args.data_dir);
+    let mut config = with_data_dir(config, args.data_dir);
     let common = config.common().map_err(anyhow::Error::msg)?;
     let _telemetry =
         dossier_kit::telemetry::init(&common.telemetry, "dossier").map_err(anyhow::Error::msg)?;
@@ -53,6 +53,11 @@ pub async fn up(config: &Config, args: UpArgs) -> anyhow::Result<()> {
         .await
         .map_err(anyhow::Error::msg)
         .with_context(|| format!("starting {}", entry.name))?;
+        // One process: the services that ask customer-profile about customers ask this one.
+        if service.name == dossier_customer_profile::SERVICE_NAME {
+            let at = format!("http://127.0.0.1:{}", service.port);
+            config = config.set("complaints.customer_profile_endpoint", at);
+        }
         started.push(service);
     }
     print_banner(&started, &common.data_dir);
@@ -78,6 +83,14 @@ pub async fn up(config: &Config, args: UpArgs) -> anyhow::Result<()> {
             {
                 Ok(summary) => {
                     println!("demo data: {summary}");
+                    let complaints = endpoints.iter().find(|(n, _)| n == "complaints");
+                    if let Some((_, port)) = complaints {
+                        let at = format!("http://127.0.0.1:{port}");
+                        match crate::demo_complaints::load(&config, &endpoint, &at).await {
+                            Ok(summary) => println!("demo complaints: {summary}"),
+                            Err(error) => eprintln!("demo complaints not loaded: {error:#}"),
+                        }
+                    }
                     println!("demo users (dossier token --role <role> --sub <sub> --team <team>):");
                     for (sub, name, team) in crate::demo_data::demo_sales_reps() {
                         let role = if sub.starts_with("mgr-") {
