@@ -33,7 +33,12 @@ enum Step {
 /// The demo complaints: subject, content, hours ago, and the path taken.
 const PLANS: &[(&str, &str, i64, &[Step])] = &[
     ("交货延迟", "第三批货晚到五天,影响生产排期", 2, &[]),
-    ("包装破损", "到货时外箱破损,部分产品受潮", 6, &[Step::Analyse]),
+    (
+        "包装破损",
+        "到货时外箱破损,部分产品受潮",
+        6,
+        &[Step::Analyse],
+    ),
     (
         "发票错误",
         "发票抬头与合同不符,需重开",
@@ -69,12 +74,7 @@ const PLANS: &[(&str, &str, i64, &[Step])] = &[
             Step::Reopen,
         ],
     ),
-    (
-        "交货延迟",
-        "加急订单未按期送达",
-        72,
-        &[Step::Escalate],
-    ),
+    ("交货延迟", "加急订单未按期送达", 72, &[Step::Escalate]),
     (
         "价格争议",
         "结算单价与报价单不一致",
@@ -93,7 +93,10 @@ type Authed = InterceptedService<
     Box<dyn FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Send>,
 >;
 
-async fn connect(endpoint: &str, bearer: tonic::metadata::MetadataValue<tonic::metadata::Ascii>) -> anyhow::Result<Authed> {
+async fn connect(
+    endpoint: &str,
+    bearer: tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
+) -> anyhow::Result<Authed> {
     let channel = tonic::transport::Endpoint::from_shared(endpoint.to_owned())
         .context("endpoint")?
         .connect_timeout(Duration::from_secs(5))
@@ -153,7 +156,10 @@ pub async fn load(
         .context("listing the demo customers")?
         .into_inner()
         .customers;
-    anyhow::ensure!(!listed.is_empty(), "no customers: load the demo customers first");
+    anyhow::ensure!(
+        !listed.is_empty(),
+        "no customers: load the demo customers first"
+    );
 
     let mut client = ComplaintServiceClient::new(connect(complaints_endpoint, bearer).await?);
     let now = Utc::now();
@@ -313,6 +319,10 @@ async fn record_feedback(
     match client.record_feedback(request).await {
         Ok(_) => Ok(()),
         Err(status) if status.code() == Code::AlreadyExists => Ok(()),
-        Err(status) => anyhow::bail!("demo feedback {index}: {}: {}", status.code(), status.message()),
+        Err(status) => anyhow::bail!(
+            "demo feedback {index}: {}: {}",
+            status.code(),
+            status.message()
+        ),
     }
 }

@@ -124,7 +124,10 @@ fn update_paths(
         if !editable.contains(&path.as_str()) {
             v.add(
                 "update_mask",
-                format!("{path:?} cannot be changed here; one of {}", editable.join(", ")),
+                format!(
+                    "{path:?} cannot be changed here; one of {}",
+                    editable.join(", ")
+                ),
             );
         }
     }
@@ -199,10 +202,7 @@ impl ComplaintApi {
             hours,
             self.targets.due(complained, hours),
         );
-        let record = self
-            .store
-            .file(record, &r.request_id, &fingerprint)
-            .await?;
+        let record = self.store.file(record, &r.request_id, &fingerprint).await?;
         Ok(wire::complaint_to_proto(&record, now))
     }
 
@@ -293,8 +293,8 @@ impl ComplaintApi {
         if r.due_within_hours < 0 {
             v.add("due_within_hours", "must not be negative");
         }
-        let due_within = (r.due_within_hours > 0)
-            .then(|| (now, Duration::hours(i64::from(r.due_within_hours))));
+        let due_within =
+            (r.due_within_hours > 0).then(|| (now, Duration::hours(i64::from(r.due_within_hours))));
         v.finish(|| ComplaintFilter {
             customer_id: r.customer_id.clone(),
             state,
@@ -383,7 +383,9 @@ impl ComplaintApi {
             .prior("RecordFeedback", &r.request_id, &fingerprint)
             .await?
         {
-            return Ok(wire::feedback_to_proto(&self.store.get_feedback(&id).await?));
+            return Ok(wire::feedback_to_proto(
+                &self.store.get_feedback(&id).await?,
+            ));
         }
         self.check_complaint_of(&entry.customer_id, &entry.complaint_id)
             .await?;
@@ -411,7 +413,11 @@ impl ComplaintApi {
     }
 
     /// Refuses a feedback's complaint that does not exist or is another customer's.
-    async fn check_complaint_of(&self, customer_id: &str, complaint_id: &str) -> Result<(), Problem> {
+    async fn check_complaint_of(
+        &self,
+        customer_id: &str,
+        complaint_id: &str,
+    ) -> Result<(), Problem> {
         if complaint_id.is_empty() {
             return Ok(());
         }
@@ -506,7 +512,10 @@ impl ComplaintService for ComplaintApi {
         reply(self.file(caller, request).await)
     }
 
-    async fn get_complaint(&self, request: Request<pb::GetComplaintRequest>) -> Reply<pb::Complaint> {
+    async fn get_complaint(
+        &self,
+        request: Request<pb::GetComplaintRequest>,
+    ) -> Reply<pb::Complaint> {
         let caller = dossier_kit::server::caller(&request)?;
         let r = request.into_inner();
         reply(
@@ -580,7 +589,10 @@ impl ComplaintService for ComplaintApi {
             handling_method: r.handling_method.trim().to_owned(),
             handler,
         };
-        reply(self.step(&caller, &r.id, &r.etag, "handling_started", step).await)
+        reply(
+            self.step(&caller, &r.id, &r.etag, "handling_started", step)
+                .await,
+        )
     }
 
     async fn reply_complaint(
@@ -629,9 +641,9 @@ impl ComplaintService for ComplaintApi {
                 if reaction.is_none() && v.is_empty() {
                     v.add("customer_reaction", "is required");
                 }
-                let reaction = v.finish(|| reaction)?.ok_or_else(|| {
-                    Problem::invalid("customer_reaction", "is required")
-                })?;
+                let reaction = v
+                    .finish(|| reaction)?
+                    .ok_or_else(|| Problem::invalid("customer_reaction", "is required"))?;
                 let step = Step::Close {
                     reaction,
                     note: r.note.trim().to_owned(),
@@ -741,4 +753,3 @@ impl ComplaintService for ComplaintApi {
         Ok(Response::new(stream))
     }
 }
-

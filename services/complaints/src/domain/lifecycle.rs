@@ -361,7 +361,10 @@ mod tests {
     fn check_invariants(r: &ComplaintRecord) -> Result<(), String> {
         let last = r.history.last().ok_or("no history")?;
         if last.to != r.state {
-            return Err(format!("history ends in {:?}, state is {:?}", last.to, r.state));
+            return Err(format!(
+                "history ends in {:?}, state is {:?}",
+                last.to, r.state
+            ));
         }
         if r.history[0].from.is_some() || r.history[0].to != State::Received {
             return Err("history does not start with the filing".into());
@@ -388,7 +391,10 @@ mod tests {
             .filter(|t| t.from == Some(State::Closed))
             .count();
         if reopens != r.reopen_count as usize {
-            return Err(format!("{reopens} reopens recorded, count {}", r.reopen_count));
+            return Err(format!(
+                "{reopens} reopens recorded, count {}",
+                r.reopen_count
+            ));
         }
         let past = |s: State| r.history.iter().any(|t| t.to == s);
         let ok = match r.state {
@@ -417,7 +423,14 @@ mod tests {
             apply(&mut r, step, &actor("x"), now, &targets).expect("legal");
         }
         now += Duration::hours(1);
-        apply(&mut r, close(Reaction::Satisfied), &actor("y"), now, &targets).expect("legal");
+        apply(
+            &mut r,
+            close(Reaction::Satisfied),
+            &actor("y"),
+            now,
+            &targets,
+        )
+        .expect("legal");
         assert_eq!(r.state, State::Closed);
         assert_eq!(r.history.len(), 5);
         assert_eq!(r.history[4].actor.id, "y");
@@ -463,7 +476,12 @@ mod tests {
         ));
 
         let mut r = filed();
-        for step in [analyse(), handle(), reply(t0()), close(Reaction::Unsatisfied)] {
+        for step in [
+            analyse(),
+            handle(),
+            reply(t0()),
+            close(Reaction::Unsatisfied),
+        ] {
             apply(&mut r, step, &actor("x"), t0(), &targets).expect("legal");
         }
         let later = t0() + Duration::days(10);
@@ -518,7 +536,12 @@ mod tests {
         escalate(&mut r, "mgr", "overdue", &actor("x"), t0()).expect("escalated");
         assert_eq!(r.state, State::Received);
         assert!(r.is_escalated());
-        for step in [analyse(), handle(), reply(t0()), close(Reaction::Unsatisfied)] {
+        for step in [
+            analyse(),
+            handle(),
+            reply(t0()),
+            close(Reaction::Unsatisfied),
+        ] {
             apply(&mut r, step, &actor("x"), t0(), &targets).expect("legal");
         }
         assert!(!r.is_escalated());

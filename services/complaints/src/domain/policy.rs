@@ -46,7 +46,13 @@ impl Operation {
                 "complaints.write",
             ),
             Operation::Escalate => (
-                &[SalesRep, CustomerService, SalesManager, Executive, Archivist],
+                &[
+                    SalesRep,
+                    CustomerService,
+                    SalesManager,
+                    Executive,
+                    Archivist,
+                ],
                 "complaints.write",
             ),
         }

@@ -109,7 +109,9 @@ impl ReplyTargets {
     ) -> Result<Self, String> {
         let check = |what: &str, hours: u32| {
             if hours == 0 || hours > MAX_REPLY_HOURS {
-                Err(format!("{what} must be 1–{MAX_REPLY_HOURS} hours, not {hours}"))
+                Err(format!(
+                    "{what} must be 1–{MAX_REPLY_HOURS} hours, not {hours}"
+                ))
             } else {
                 Ok(hours)
             }
@@ -125,9 +127,14 @@ impl ReplyTargets {
                 "B" => 2,
                 "C" => 3,
                 "D" => 4,
-                other => return Err(format!("reply_hours_by_grade: {other:?} is not A, B, C or D")),
+                other => {
+                    return Err(format!(
+                        "reply_hours_by_grade: {other:?} is not A, B, C or D"
+                    ));
+                }
             };
-            targets.by_grade[index] = Some(check(&format!("reply_hours_by_grade.{grade}"), *hours)?);
+            targets.by_grade[index] =
+                Some(check(&format!("reply_hours_by_grade.{grade}"), *hours)?);
         }
         if let Some(hours) = &business_hours {
             hours.validate()?;
@@ -167,7 +174,10 @@ mod tests {
     #[test]
     fn around_the_clock_the_deadline_is_the_start_plus_the_target() {
         let targets = ReplyTargets::default();
-        assert_eq!(targets.due(at(2026, 6, 15, 9, 0), 48), at(2026, 6, 17, 9, 0));
+        assert_eq!(
+            targets.due(at(2026, 6, 15, 9, 0), 48),
+            at(2026, 6, 17, 9, 0)
+        );
     }
 
     #[test]

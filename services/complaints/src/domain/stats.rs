@@ -137,7 +137,11 @@ fn ratio(numerator: i64, denominator: i64) -> Option<Decimal> {
 }
 
 /// The group of a complaint: key, label, customer.
-fn group_of(r: &ComplaintRecord, grouping: Grouping, utc_offset: Duration) -> (String, String, String) {
+fn group_of(
+    r: &ComplaintRecord,
+    grouping: Grouping,
+    utc_offset: Duration,
+) -> (String, String, String) {
     match grouping {
         Grouping::None => (String::new(), String::new(), String::new()),
         Grouping::Customer => (
@@ -145,7 +149,11 @@ fn group_of(r: &ComplaintRecord, grouping: Grouping, utc_offset: Duration) -> (S
             String::new(),
             r.card.customer_id.clone(),
         ),
-        Grouping::Subject => (r.card.subject.clone(), r.card.subject.clone(), String::new()),
+        Grouping::Subject => (
+            r.card.subject.clone(),
+            r.card.subject.clone(),
+            String::new(),
+        ),
         Grouping::Handler => {
             if r.handler.id.is_empty() {
                 (String::new(), UNASSIGNED_LABEL.to_owned(), String::new())
@@ -218,7 +226,12 @@ mod tests {
     }
 
     /// A complaint made at `made`, taken through `steps` (each at its own time).
-    fn complaint(customer: &str, subject: &str, made: DateTime<Utc>, steps: Vec<(Step, DateTime<Utc>)>) -> ComplaintRecord {
+    fn complaint(
+        customer: &str,
+        subject: &str,
+        made: DateTime<Utc>,
+        steps: Vec<(Step, DateTime<Utc>)>,
+    ) -> ComplaintRecord {
         let card = ComplaintCard {
             customer_id: customer.into(),
             complaint_time: Some(made),
@@ -242,9 +255,18 @@ mod tests {
         r
     }
 
-    fn through_reply(handler: &str, made: DateTime<Utc>, replied: DateTime<Utc>) -> Vec<(Step, DateTime<Utc>)> {
+    fn through_reply(
+        handler: &str,
+        made: DateTime<Utc>,
+        replied: DateTime<Utc>,
+    ) -> Vec<(Step, DateTime<Utc>)> {
         vec![
-            (Step::Analyse { analysis: "a".into() }, made),
+            (
+                Step::Analyse {
+                    analysis: "a".into(),
+                },
+                made,
+            ),
             (
                 Step::StartHandling {
                     handling_method: "m".into(),
@@ -283,7 +305,12 @@ mod tests {
     fn fixture() -> Vec<ComplaintRecord> {
         let mut third = through_reply("h2", at(3, 0), at(3, 5));
         third.push((close(Reaction::Unsatisfied), at(3, 12)));
-        third.push((Step::Reopen { reason: "不满意".into() }, at(4, 0)));
+        third.push((
+            Step::Reopen {
+                reason: "不满意".into(),
+            },
+            at(4, 0),
+        ));
         third.push((
             Step::Reply {
                 result: "r2".into(),
@@ -318,7 +345,13 @@ mod tests {
         let (rows, total) = compute(&fixture(), Grouping::None, at(20, 0), Duration::zero());
         assert!(rows.is_empty());
         assert_eq!(
-            (total.received, total.open, total.closed, total.overdue, total.reopened),
+            (
+                total.received,
+                total.open,
+                total.closed,
+                total.overdue,
+                total.reopened
+            ),
             (5, 2, 3, 2, 1)
         );
         // Replies: 10 h, 72 h, 5 h → 87 / 3 = 29.00.
@@ -326,7 +359,10 @@ mod tests {
         // Closes: 24 h, 96 h, 120 h → 240 / 3 = 80.00.
         assert_eq!(total.average_hours_to_close, d("80.00"));
         assert_eq!(total.reopen_rate_percent, d("33.33"));
-        assert_eq!((total.satisfied, total.partly_satisfied, total.unsatisfied), (1, 1, 1));
+        assert_eq!(
+            (total.satisfied, total.partly_satisfied, total.unsatisfied),
+            (1, 1, 1)
+        );
         assert_eq!(total.satisfaction_percent, d("33.33"));
     }
 
@@ -355,7 +391,11 @@ mod tests {
             .collect();
         assert_eq!(
             keys,
-            [("h1", "h1名", 2), ("h2", "h2名", 2), ("", UNASSIGNED_LABEL, 1)]
+            [
+                ("h1", "h1名", 2),
+                ("h2", "h2名", 2),
+                ("", UNASSIGNED_LABEL, 1)
+            ]
         );
     }
 
@@ -368,7 +408,9 @@ mod tests {
         let late_june = complaint(
             "c9",
             "x",
-            Utc.with_ymd_and_hms(2026, 6, 30, 20, 0, 0).single().expect("valid"),
+            Utc.with_ymd_and_hms(2026, 6, 30, 20, 0, 0)
+                .single()
+                .expect("valid"),
             vec![],
         );
         let (rows, _) = compute([&late_june], Grouping::Month, at(20, 0), Duration::hours(8));

@@ -56,7 +56,10 @@ impl MigrationTrait for CreateComplaints {
         )
         .await?;
         for (name, columns) in [
-            ("complaints_customer", &["customer_id", "complaint_time"][..]),
+            (
+                "complaints_customer",
+                &["customer_id", "complaint_time"][..],
+            ),
             ("complaints_due", &["awaits_reply", "reply_due_at"][..]),
             ("complaints_handler", &["handler_id", "complaint_time"][..]),
             ("complaints_time", &["complaint_time"][..]),

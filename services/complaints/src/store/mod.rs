@@ -143,6 +143,10 @@ pub(crate) async fn finish<T>(
 }
 
 /// Parses a record stored as JSON text.
-pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(id: &str, body: &str) -> Result<T, Problem> {
-    serde_json::from_str(body).map_err(|e| Problem::internal(format!("stored record {id} unreadable: {e}")))
+pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(
+    id: &str,
+    body: &str,
+) -> Result<T, Problem> {
+    serde_json::from_str(body)
+        .map_err(|e| Problem::internal(format!("stored record {id} unreadable: {e}")))
 }

@@ -42,11 +42,26 @@ async fn every_filing_and_step_is_on_the_feed_in_order() {
     let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(
         types,
-        ["complaint.filed", "complaint.analysed", "complaint.handling_started"]
+        [
+            "complaint.filed",
+            "complaint.analysed",
+            "complaint.handling_started"
+        ]
     );
-    assert!(events.iter().all(|e| e.aggregate_id == c.id && e.customer_id == customer));
-    let last = pb::Complaint::decode(events[2].payload.as_ref().expect("payload").value.as_slice())
-        .expect("a Complaint");
+    assert!(
+        events
+            .iter()
+            .all(|e| e.aggregate_id == c.id && e.customer_id == customer)
+    );
+    let last = pb::Complaint::decode(
+        events[2]
+            .payload
+            .as_ref()
+            .expect("payload")
+            .value
+            .as_slice(),
+    )
+    .expect("a Complaint");
     assert_eq!(last.handler_id, "h");
     assert_eq!(
         events[2].payload.as_ref().expect("payload").type_url,

@@ -34,9 +34,12 @@ async fn feedback_is_recorded_followed_up_and_listed_newest_first() {
     let app = spawn_app().await;
     let customer = app.customer("杭州甲公司", Grade::B).await;
     let complaint = app.file(&customer, "交货").await;
-    let first = record(&app, entry(&app, &customer, &complaint.id, "补发的货已收到"))
-        .await
-        .expect("recorded");
+    let first = record(
+        &app,
+        entry(&app, &customer, &complaint.id, "补发的货已收到"),
+    )
+    .await
+    .expect("recorded");
     assert_eq!(first.recorded_by, "customer_service-1");
     app.clock.advance(Duration::hours(2));
     record(&app, entry(&app, &customer, "", "希望增加送货频次"))
@@ -63,7 +66,13 @@ async fn feedback_is_recorded_followed_up_and_listed_newest_first() {
 
     let list = |r: pb::ListFeedbackRequest| {
         let mut client = app.client.clone();
-        async move { client.list_feedback(desk(r)).await.expect("listed").into_inner() }
+        async move {
+            client
+                .list_feedback(desk(r))
+                .await
+                .expect("listed")
+                .into_inner()
+        }
     };
     let all = list(pb::ListFeedbackRequest {
         customer_id: customer.clone(),

@@ -24,7 +24,10 @@ async fn a_complaint_goes_from_receipt_to_close_and_each_step_records_who_and_wh
     let analysed = app.analyse(&filed).await.expect("analysed");
     app.clock.advance(Duration::hours(1));
     let handling = app.handle(&analysed, "zhang").await.expect("handling");
-    assert_eq!((handling.handler_id.as_str(), handling.handler.as_str()), ("zhang", "zhang名"));
+    assert_eq!(
+        (handling.handler_id.as_str(), handling.handler.as_str()),
+        ("zhang", "zhang名")
+    );
     app.clock.advance(Duration::hours(1));
     let replied = app.reply(&handling).await.expect("replied");
     assert_eq!(
@@ -39,7 +42,10 @@ async fn a_complaint_goes_from_receipt_to_close_and_each_step_records_who_and_wh
         .expect("closed");
     assert_eq!(closed.state, ComplaintState::Closed as i32);
     assert_eq!(closed.customer_reaction, CustomerReaction::Satisfied as i32);
-    assert_eq!(closed.close_time.as_ref().map(|t| t.seconds), Some(app.now().timestamp()));
+    assert_eq!(
+        closed.close_time.as_ref().map(|t| t.seconds),
+        Some(app.now().timestamp())
+    );
 
     let read = app.get(&filed.id).await;
     let steps: Vec<(i32, i32)> = read
@@ -60,7 +66,8 @@ async fn a_complaint_goes_from_receipt_to_close_and_each_step_records_who_and_wh
     );
     for (hours, transition) in read.history.iter().enumerate() {
         assert_eq!(transition.actor_id, "customer_service-1");
-        let at = from_timestamp("t", transition.transition_time.as_ref().expect("time")).expect("ok");
+        let at =
+            from_timestamp("t", transition.transition_time.as_ref().expect("time")).expect("ok");
         assert_eq!(at, start_time() + Duration::hours(hours as i64));
     }
     // A satisfied customer's complaint is not reopened.
@@ -77,12 +84,18 @@ async fn an_unsatisfied_customer_reopens_the_complaint_with_a_new_deadline() {
     c = app.analyse(&c).await.expect("ok");
     c = app.handle(&c, "li").await.expect("ok");
     c = app.reply(&c).await.expect("ok");
-    c = app.close(&c, CustomerReaction::Unsatisfied).await.expect("ok");
+    c = app
+        .close(&c, CustomerReaction::Unsatisfied)
+        .await
+        .expect("ok");
     app.clock.advance(Duration::days(5));
     let reopened = app.reopen(&c).await.expect("reopened");
     assert_eq!(reopened.state, ComplaintState::Handling as i32);
     assert_eq!(reopened.reopen_count, 1);
-    assert_eq!(reopened.customer_reaction, CustomerReaction::Unspecified as i32);
+    assert_eq!(
+        reopened.customer_reaction,
+        CustomerReaction::Unspecified as i32
+    );
     assert_eq!(
         reopened.reply_due_time.as_ref().map(|t| t.seconds),
         Some((app.now() + Duration::hours(48)).timestamp())
@@ -100,7 +113,9 @@ async fn a_step_from_the_wrong_state_is_refused_and_nothing_changes() {
     for status in [
         app.reply(&c).await.expect_err("not handling"),
         app.handle(&c, "x").await.expect_err("not analysed"),
-        app.close(&c, CustomerReaction::Satisfied).await.expect_err("not replied"),
+        app.close(&c, CustomerReaction::Satisfied)
+            .await
+            .expect_err("not replied"),
         app.reopen(&c).await.expect_err("not closed"),
     ] {
         assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
@@ -123,7 +138,10 @@ async fn a_stale_etag_is_aborted_and_the_wrong_role_denied() {
     let denied = app
         .client
         .clone()
-        .get_complaint(as_role(Role::Finance, pb::GetComplaintRequest { id: c.id.clone() }))
+        .get_complaint(as_role(
+            Role::Finance,
+            pb::GetComplaintRequest { id: c.id.clone() },
+        ))
         .await
         .expect_err("finance does not read complaints");
     assert_eq!(denied.code(), Code::PermissionDenied);

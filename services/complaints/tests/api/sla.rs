@@ -22,7 +22,10 @@ async fn a_complaint_becomes_overdue_exactly_at_its_target() {
     let customer = app.customer("杭州甲公司", Grade::B).await;
     let c = app.file(&customer, "交货延迟").await;
     let due = app.now() + Duration::hours(48);
-    assert_eq!(c.reply_due_time.as_ref().map(|t| t.seconds), Some(due.timestamp()));
+    assert_eq!(
+        c.reply_due_time.as_ref().map(|t| t.seconds),
+        Some(due.timestamp())
+    );
     assert!(!c.overdue);
 
     app.clock.set(due - Duration::seconds(1));
@@ -58,7 +61,12 @@ async fn targets_follow_the_grade_at_filing_and_do_not_move_when_the_grade_chang
     // The key account is downgraded: its open complaint keeps the promise made, new ones get 48 h.
     let mut customers = app.customers.clone();
     let customer = customers
-        .get_customer(as_role(Role::Archivist, cpb::GetCustomerRequest { id: key_account.clone() }))
+        .get_customer(as_role(
+            Role::Archivist,
+            cpb::GetCustomerRequest {
+                id: key_account.clone(),
+            },
+        ))
         .await
         .expect("read")
         .into_inner();
@@ -97,7 +105,14 @@ async fn the_soon_due_list_holds_what_falls_due_within_the_window_and_not_yet_ov
         ..Default::default()
     };
     let within_8 = app.list(soon(8)).await;
-    assert_eq!(within_8.complaints.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), [first.id.as_str()]);
+    assert_eq!(
+        within_8
+            .complaints
+            .iter()
+            .map(|c| c.id.as_str())
+            .collect::<Vec<_>>(),
+        [first.id.as_str()]
+    );
     assert_eq!(app.list(soon(18)).await.total_size, 2);
     app.clock.advance(Duration::hours(8));
     // first is overdue now, so no longer "soon due".
@@ -125,7 +140,10 @@ async fn with_business_hours_the_clock_stops_at_night_and_at_weekends() {
     let c = app.file(&customer, "交货").await;
     // 9 h on Monday, 7 h on Tuesday → Tuesday 16:00.
     let due = app.now() + Duration::hours(24 + 7);
-    assert_eq!(c.reply_due_time.as_ref().map(|t| t.seconds), Some(due.timestamp()));
+    assert_eq!(
+        c.reply_due_time.as_ref().map(|t| t.seconds),
+        Some(due.timestamp())
+    );
 }
 
 #[tokio::test]
@@ -170,7 +188,10 @@ async fn an_escalated_complaint_is_on_the_managers_list_until_closed() {
     let mut c = app.analyse(&escalated).await.expect("ok");
     c = app.handle(&c, "h").await.expect("ok");
     c = app.reply(&c).await.expect("ok");
-    c = app.close(&c, pb::CustomerReaction::PartlySatisfied).await.expect("ok");
+    c = app
+        .close(&c, pb::CustomerReaction::PartlySatisfied)
+        .await
+        .expect("ok");
     let list = app
         .list(pb::ListComplaintsRequest {
             escalated: true,

@@ -27,7 +27,9 @@ async fn fixture(app: &TestApp) -> (String, String) {
     let a = app.handle(&a, "h1").await.expect("ok");
     let a = app.reply(&a).await.expect("ok");
     at(24);
-    app.close(&a, CustomerReaction::Satisfied).await.expect("ok");
+    app.close(&a, CustomerReaction::Satisfied)
+        .await
+        .expect("ok");
     at(30);
     app.file(&y, "交货").await;
     at(60);
@@ -35,17 +37,25 @@ async fn fixture(app: &TestApp) -> (String, String) {
     let b = app.handle(&b, "h2").await.expect("ok");
     let b = app.reply(&b).await.expect("ok");
     at(72);
-    let b = app.close(&b, CustomerReaction::Unsatisfied).await.expect("ok");
+    let b = app
+        .close(&b, CustomerReaction::Unsatisfied)
+        .await
+        .expect("ok");
     at(80);
     let b = app.reopen(&b).await.expect("ok");
     at(90);
     let b = app.reply(&b).await.expect("ok");
     at(96);
-    app.close(&b, CustomerReaction::PartlySatisfied).await.expect("ok");
+    app.close(&b, CustomerReaction::PartlySatisfied)
+        .await
+        .expect("ok");
     (x, y)
 }
 
-async fn stats(app: &TestApp, request: pb::GetComplaintStatsRequest) -> pb::GetComplaintStatsResponse {
+async fn stats(
+    app: &TestApp,
+    request: pb::GetComplaintStatsRequest,
+) -> pb::GetComplaintStatsResponse {
     app.client
         .clone()
         .get_complaint_stats(desk(request))
@@ -81,7 +91,11 @@ async fn statistics_match_the_hand_computed_fixture() {
         (3, 1, 2, 2, 1, "35.00", "60.00", "50.00", "50.00")
     );
     assert_eq!(
-        (total.satisfied_count, total.partly_satisfied_count, total.unsatisfied_count),
+        (
+            total.satisfied_count,
+            total.partly_satisfied_count,
+            total.unsatisfied_count
+        ),
         (1, 1, 0)
     );
 
@@ -93,7 +107,11 @@ async fn statistics_match_the_hand_computed_fixture() {
         },
     )
     .await;
-    let keys: Vec<&str> = by_customer.rows.iter().map(|r| r.customer_id.as_str()).collect();
+    let keys: Vec<&str> = by_customer
+        .rows
+        .iter()
+        .map(|r| r.customer_id.as_str())
+        .collect();
     assert_eq!(keys, [y.as_str(), x.as_str()]);
     assert_eq!(
         figures(&by_customer.rows[0]),
@@ -117,7 +135,10 @@ async fn statistics_match_the_hand_computed_fixture() {
         .iter()
         .map(|r| (r.key.as_str(), r.label.as_str()))
         .collect();
-    assert_eq!(handlers, [("", "未指定处理人"), ("h1", "h1名"), ("h2", "h2名")]);
+    assert_eq!(
+        handlers,
+        [("", "未指定处理人"), ("h1", "h1名"), ("h2", "h2名")]
+    );
     assert_eq!(by_handler.rows[0].average_hours_to_reply, "");
 
     let by_subject = stats(
@@ -144,7 +165,13 @@ async fn statistics_match_the_hand_computed_fixture() {
     )
     .await;
     assert_eq!(by_month.rows.len(), 1);
-    assert_eq!((by_month.rows[0].key.as_str(), by_month.rows[0].received_count), ("2026-06", 3));
+    assert_eq!(
+        (
+            by_month.rows[0].key.as_str(),
+            by_month.rows[0].received_count
+        ),
+        ("2026-06", 3)
+    );
 
     let of_x = stats(
         &app,

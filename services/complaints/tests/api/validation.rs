@@ -9,7 +9,11 @@ use tonic::Code;
 use crate::changes::read_events;
 use crate::helpers::*;
 
-async fn file(app: &TestApp, complaint: pb::Complaint, request_id: &str) -> Result<pb::Complaint, tonic::Status> {
+async fn file(
+    app: &TestApp,
+    complaint: pb::Complaint,
+    request_id: &str,
+) -> Result<pb::Complaint, tonic::Status> {
     app.client
         .clone()
         .file_complaint(desk(pb::FileComplaintRequest {
@@ -38,7 +42,9 @@ async fn a_bad_card_names_every_faulty_field_and_nothing_is_written() {
             "complaint.complainant_phone",
         ]
     );
-    let status = file(&app, app.card(&customer, "x"), "").await.expect_err("no request id");
+    let status = file(&app, app.card(&customer, "x"), "")
+        .await
+        .expect_err("no request id");
     assert_eq!(violated_fields(&status), ["request_id"]);
     let status = file(&app, app.card("no-such-customer", "x"), "r-2")
         .await
@@ -52,7 +58,10 @@ async fn a_bad_card_names_every_faulty_field_and_nothing_is_written() {
         })
         .await;
     assert_eq!(listed.total_size, 0);
-    assert!(read_events(&app, 0, 1).await.is_empty(), "no event for a refused filing");
+    assert!(
+        read_events(&app, 0, 1).await.is_empty(),
+        "no event for a refused filing"
+    );
 }
 
 #[tokio::test]
@@ -123,13 +132,14 @@ async fn corrections_touch_only_the_masked_fields_and_refuse_step_fields() {
     let app = spawn_app().await;
     let customer = app.customer("杭州甲公司", Grade::B).await;
     let c = app.file(&customer, "交货").await;
-    let update = |complaint: pb::Complaint, paths: &[&str], etag: &str| pb::UpdateComplaintRequest {
-        complaint: Some(complaint),
-        update_mask: Some(prost_types::FieldMask {
-            paths: paths.iter().map(|p| p.to_string()).collect(),
-        }),
-        etag: etag.into(),
-    };
+    let update =
+        |complaint: pb::Complaint, paths: &[&str], etag: &str| pb::UpdateComplaintRequest {
+            complaint: Some(complaint),
+            update_mask: Some(prost_types::FieldMask {
+                paths: paths.iter().map(|p| p.to_string()).collect(),
+            }),
+            etag: etag.into(),
+        };
     let changed = app
         .client
         .clone()
