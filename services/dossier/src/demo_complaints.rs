@@ -88,10 +88,10 @@ const PLANS: &[(&str, &str, i64, &[Step])] = &[
     ),
 ];
 
-type Authed = InterceptedService<
-    Channel,
-    Box<dyn FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Send>,
->;
+/// Puts the demo user's token on every request.
+type AddToken =
+    Box<dyn FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Send>;
+type Authed = InterceptedService<Channel, AddToken>;
 
 async fn connect(
     endpoint: &str,
@@ -103,9 +103,7 @@ async fn connect(
         .connect()
         .await
         .with_context(|| format!("cannot reach {endpoint}"))?;
-    let interceptor: Box<
-        dyn FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Send,
-    > = Box::new(move |mut request: tonic::Request<()>| {
+    let interceptor: AddToken = Box::new(move |mut request: tonic::Request<()>| {
         request
             .metadata_mut()
             .insert("authorization", bearer.clone());
