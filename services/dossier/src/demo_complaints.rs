@@ -281,7 +281,7 @@ async fn take(
             client
                 .escalate_complaint(pb::EscalateComplaintRequest {
                     id,
-                    escalate_to_id: "mgr-wangqiang".into(),
+                    escalate_to_id: "mgr-zhaolei".into(),
                     reason: "超过回复时限,需经理跟进".into(),
                     etag,
                 })
