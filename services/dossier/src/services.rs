@@ -37,10 +37,18 @@ pub const SERVICES: &[ServiceEntry] = &[
         start: start_customer_profile,
     },
     ServiceEntry {
+        name: dossier_complaints::SERVICE_NAME,
+        start: start_complaints,
+    },
+    ServiceEntry {
         name: dossier_gateway::SERVICE_NAME,
         start: start_gateway,
     },
 ];
+
+/// The configuration sections of the services that ask customer-profile about customers: `dossier
+/// up` points them at the customer-profile it started.
+pub const CUSTOMER_PROFILE_CLIENTS: &[&str] = &["complaints"];
 
 /// The configuration key of the gateway's address for `service`.
 pub fn upstream_key(service: &str) -> String {
@@ -74,6 +82,23 @@ fn start_customer_profile(
         Ok(Started {
             name: dossier_customer_profile::SERVICE_NAME,
             grpc_service: dossier_customer_profile::GRPC_SERVICE,
+            port: app.port(),
+            database: app.database(),
+            run: Box::pin(app.run_until_stopped()),
+        })
+    })
+}
+
+fn start_complaints(
+    config: Config,
+    clock: SharedClock,
+    shutdown: ShutdownSignal,
+) -> BoxFuture<'static, Result<Started, String>> {
+    Box::pin(async move {
+        let app = dossier_complaints::Application::build(&config, clock, shutdown).await?;
+        Ok(Started {
+            name: dossier_complaints::SERVICE_NAME,
+            grpc_service: dossier_complaints::GRPC_SERVICE,
             port: app.port(),
             database: app.database(),
             run: Box::pin(app.run_until_stopped()),

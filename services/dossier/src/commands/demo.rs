@@ -23,6 +23,9 @@ pub struct DemoArgs {
     /// customer-profile's address.
     #[arg(long, default_value = "http://127.0.0.1:50061")]
     pub endpoint: String,
+    /// complaints' address (its demo complaints are loaded after the customers).
+    #[arg(long, default_value = "http://127.0.0.1:50064")]
+    pub complaints_endpoint: String,
     /// How many customers.
     #[arg(long, default_value_t = DEFAULT_COUNT)]
     pub count: usize,
@@ -39,6 +42,9 @@ pub async fn demo(config: &Config, args: DemoArgs) -> anyhow::Result<()> {
     };
     let summary = load(&config, &args.endpoint, args.count).await?;
     println!("{summary}");
+    let complaints =
+        crate::demo_complaints::load(&config, &args.endpoint, &args.complaints_endpoint).await?;
+    println!("{complaints}");
     Ok(())
 }
 

@@ -54,11 +54,15 @@ pub async fn up(config: &Config, args: UpArgs) -> anyhow::Result<()> {
         .await
         .map_err(anyhow::Error::msg)
         .with_context(|| format!("starting {}", entry.name))?;
-        // The gateway (started last) reaches each service where it actually listens.
-        config = config.set(
-            &services::upstream_key(service.name),
-            format!("http://127.0.0.1:{}", service.port),
-        );
+        // The gateway (started last) reaches each service where it actually listens, and the
+        // services that ask customer-profile about customers ask this one.
+        let at = format!("http://127.0.0.1:{}", service.port);
+        config = config.set(&services::upstream_key(service.name), at.clone());
+        if service.name == dossier_customer_profile::SERVICE_NAME {
+            for section in services::CUSTOMER_PROFILE_CLIENTS {
+                config = config.set(&format!("{section}.customer_profile_endpoint"), at.clone());
+            }
+        }
         started.push(service);
     }
     print_banner(&started, &common.data_dir);
@@ -84,6 +88,14 @@ pub async fn up(config: &Config, args: UpArgs) -> anyhow::Result<()> {
             {
                 Ok(summary) => {
                     println!("demo data: {summary}");
+                    let complaints = endpoints.iter().find(|(n, _)| n == "complaints");
+                    if let Some((_, port)) = complaints {
+                        let at = format!("http://127.0.0.1:{port}");
+                        match crate::demo_complaints::load(&config, &endpoint, &at).await {
+                            Ok(summary) => println!("demo complaints: {summary}"),
+                            Err(error) => eprintln!("demo complaints not loaded: {error:#}"),
+                        }
+                    }
                     println!("demo users (dossier token --role <role> --sub <sub> --team <team>):");
                     for (sub, name, team) in crate::demo_data::demo_sales_reps() {
                         let role = if sub.starts_with("mgr-") {
