@@ -30,10 +30,16 @@ pub struct ServiceEntry {
 }
 
 /// Every service built so far.
-pub const SERVICES: &[ServiceEntry] = &[ServiceEntry {
-    name: dossier_customer_profile::SERVICE_NAME,
-    start: start_customer_profile,
-}];
+pub const SERVICES: &[ServiceEntry] = &[
+    ServiceEntry {
+        name: dossier_customer_profile::SERVICE_NAME,
+        start: start_customer_profile,
+    },
+    ServiceEntry {
+        name: dossier_visit_journal::SERVICE_NAME,
+        start: start_visit_journal,
+    },
+];
 
 fn start_customer_profile(
     config: Config,
@@ -45,6 +51,23 @@ fn start_customer_profile(
         Ok(Started {
             name: dossier_customer_profile::SERVICE_NAME,
             grpc_service: dossier_customer_profile::GRPC_SERVICE,
+            port: app.port(),
+            database: app.database(),
+            run: Box::pin(app.run_until_stopped()),
+        })
+    })
+}
+
+fn start_visit_journal(
+    config: Config,
+    clock: SharedClock,
+    shutdown: ShutdownSignal,
+) -> BoxFuture<'static, Result<Started, String>> {
+    Box::pin(async move {
+        let app = dossier_visit_journal::Application::build(&config, clock, shutdown).await?;
+        Ok(Started {
+            name: dossier_visit_journal::SERVICE_NAME,
+            grpc_service: dossier_visit_journal::GRPC_SERVICE,
             port: app.port(),
             database: app.database(),
             run: Box::pin(app.run_until_stopped()),

@@ -23,6 +23,9 @@ pub struct DemoArgs {
     /// customer-profile's address.
     #[arg(long, default_value = "http://127.0.0.1:50061")]
     pub endpoint: String,
+    /// visit-journal's address (its demo plans, visits and journals).
+    #[arg(long, default_value = "http://127.0.0.1:50062")]
+    pub visit_endpoint: String,
     /// How many customers.
     #[arg(long, default_value_t = DEFAULT_COUNT)]
     pub count: usize,
@@ -39,6 +42,7 @@ pub async fn demo(config: &Config, args: DemoArgs) -> anyhow::Result<()> {
     };
     let summary = load(&config, &args.endpoint, args.count).await?;
     println!("{summary}");
+    println!("{}", crate::demo_visits::load(&config, &args.visit_endpoint, &args.endpoint).await?);
     Ok(())
 }
 

@@ -78,6 +78,17 @@ pub async fn up(config: &Config, args: UpArgs) -> anyhow::Result<()> {
             {
                 Ok(summary) => {
                     println!("demo data: {summary}");
+                    let visit_port = endpoints
+                        .iter()
+                        .find(|(name, _)| name == dossier_visit_journal::SERVICE_NAME)
+                        .map(|(_, p)| *p);
+                    if let Some(port) = visit_port {
+                        let visits = format!("http://127.0.0.1:{port}");
+                        match crate::demo_visits::load(&config, &visits, &endpoint).await {
+                            Ok(summary) => println!("demo data: {summary}"),
+                            Err(error) => eprintln!("visit demo data not loaded: {error:#}"),
+                        }
+                    }
                     println!("demo users (dossier token --role <role> --sub <sub> --team <team>):");
                     for (sub, name, team) in crate::demo_data::demo_sales_reps() {
                         let role = if sub.starts_with("mgr-") {
