@@ -5,7 +5,7 @@ use dossier_kit::Problem;
 use dossier_kit::db::begin_write;
 use dossier_kit::idempotency;
 use dossier_proto::visit as pb;
-use prost::Message;
+
 
 use super::{RequestKey, Store, emit, execute, get, query, query_one, write_error};
 

@@ -28,30 +28,30 @@ impl MigrationName for CreateVisitJournal {
     }
 }
 
-fn text(name: &str) -> ColumnDef {
+fn text(name: &'static str) -> ColumnDef {
     ColumnDef::new(name).string().not_null().to_owned()
 }
 
-fn text_null(name: &str) -> ColumnDef {
+fn text_null(name: &'static str) -> ColumnDef {
     ColumnDef::new(name).string().null().to_owned()
 }
 
-fn int(name: &str) -> ColumnDef {
+fn int(name: &'static str) -> ColumnDef {
     ColumnDef::new(name).integer().not_null().to_owned()
 }
 
-fn big(name: &str) -> ColumnDef {
+fn big(name: &'static str) -> ColumnDef {
     ColumnDef::new(name).big_integer().not_null().to_owned()
 }
 
-fn time(name: &str) -> ColumnDef {
+fn time(name: &'static str) -> ColumnDef {
     ColumnDef::new(name)
         .timestamp_with_time_zone()
         .not_null()
         .to_owned()
 }
 
-fn flag(name: &str) -> ColumnDef {
+fn flag(name: &'static str) -> ColumnDef {
     ColumnDef::new(name).boolean().not_null().to_owned()
 }
 
@@ -67,13 +67,13 @@ async fn index(
     m: &SchemaManager<'_>,
     table: &str,
     name: &str,
-    columns: &[&str],
+    columns: &[&'static str],
     unique: bool,
 ) -> Result<(), DbErr> {
     let mut index = Index::create();
     index.name(name).table(table.to_owned());
     for column in columns {
-        index.col(column.to_string());
+        index.col(*column);
     }
     if unique {
         index.unique();
