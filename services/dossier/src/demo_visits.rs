@@ -75,7 +75,11 @@ struct Tally {
 }
 
 impl Tally {
-    fn note<T>(&mut self, result: Result<T, tonic::Status>, what: &str) -> anyhow::Result<Option<T>> {
+    fn note<T>(
+        &mut self,
+        result: Result<T, tonic::Status>,
+        what: &str,
+    ) -> anyhow::Result<Option<T>> {
         match result {
             Ok(value) => {
                 self.written += 1;
@@ -108,7 +112,8 @@ pub async fn load(
     profile_endpoint: &str,
 ) -> anyhow::Result<String> {
     let archivist = As::new(config, "arch-chenjing", "陈静", Role::Archivist, "")?;
-    let mut customers = CustomerServiceClient::new(connect(profile_endpoint, "customer-profile").await?);
+    let mut customers =
+        CustomerServiceClient::new(connect(profile_endpoint, "customer-profile").await?);
     let mut visits = VisitServiceClient::new(connect(visit_endpoint, "visit-journal").await?);
     let mut all: Vec<Customer> = Vec::new();
     let mut token = String::new();
@@ -129,13 +134,19 @@ pub async fn load(
         }
         token = page.next_page_token;
     }
-    anyhow::ensure!(!all.is_empty(), "no customers: load the customer demo first");
+    anyhow::ensure!(
+        !all.is_empty(),
+        "no customers: load the customer demo first"
+    );
 
     let today = Utc::now().date_naive();
     let first_day = today - Days::days(DAYS);
     let mut tally = Tally::default();
     let staff = crate::demo_data::demo_sales_reps();
-    let reps: Vec<_> = staff.iter().filter(|(sub, _, _)| sub.starts_with("rep-")).collect();
+    let reps: Vec<_> = staff
+        .iter()
+        .filter(|(sub, _, _)| sub.starts_with("rep-"))
+        .collect();
     for (index, (sub, name, team)) in reps.iter().enumerate() {
         let me = As::new(config, sub, name, Role::SalesRep, team)?;
         // His own customers first, topped up from the whole list so every plan is full.
@@ -210,8 +221,16 @@ pub async fn load(
                     objective: "了解用油情况，推介新品".into(),
                     interviewee: "采购部经理".into(),
                     topics: "价格、交期与付款方式".into(),
-                    outcome: if slot == 0 { "同意试用".into() } else { "继续跟进".into() },
-                    open_objections: if offset % 5 == 0 { "对价格有异议".into() } else { String::new() },
+                    outcome: if slot == 0 {
+                        "同意试用".into()
+                    } else {
+                        "继续跟进".into()
+                    },
+                    open_objections: if offset % 5 == 0 {
+                        "对价格有异议".into()
+                    } else {
+                        String::new()
+                    },
                     visit_date: date(day),
                     check_in_time: timestamp(day, start, 0),
                     start_time: timestamp(day, start, 5),

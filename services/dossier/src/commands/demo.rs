@@ -42,7 +42,10 @@ pub async fn demo(config: &Config, args: DemoArgs) -> anyhow::Result<()> {
     };
     let summary = load(&config, &args.endpoint, args.count).await?;
     println!("{summary}");
-    println!("{}", crate::demo_visits::load(&config, &args.visit_endpoint, &args.endpoint).await?);
+    println!(
+        "{}",
+        crate::demo_visits::load(&config, &args.visit_endpoint, &args.endpoint).await?
+    );
     Ok(())
 }
 

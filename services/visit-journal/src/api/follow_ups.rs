@@ -22,13 +22,11 @@ impl VisitApi {
         add: impl std::future::Future<Output = Result<T, Problem>>,
     ) -> Result<T, Problem> {
         let replay = |id: String| async move {
-            pick(self.store.get_follow_up(&id).await?).ok_or_else(|| {
-                Problem::AlreadyExists {
-                    resource: "request",
-                    existing_id: id,
-                    reason: "REQUEST_ID_REUSED",
-                    message: "request_id was already used for another kind of entry".into(),
-                }
+            pick(self.store.get_follow_up(&id).await?).ok_or_else(|| Problem::AlreadyExists {
+                resource: "request",
+                existing_id: id,
+                reason: "REQUEST_ID_REUSED",
+                message: "request_id was already used for another kind of entry".into(),
             })
         };
         if let Some(id) = self.store.replayed(key).await? {
@@ -57,7 +55,10 @@ impl VisitApi {
         let salesperson = acting_for(caller, &message.salesperson_id)?;
         let mut violations = Violations::new();
         violations.check(required("interview.customer_id", &message.customer_id));
-        let date = violations.check(date_required("interview.interview_date", &message.interview_date));
+        let date = violations.check(date_required(
+            "interview.interview_date",
+            &message.interview_date,
+        ));
         if message.learned.trim().is_empty() && message.countermeasure.trim().is_empty() {
             violations.add("interview.learned", "is required (or countermeasure)");
         }
@@ -118,7 +119,11 @@ impl VisitApi {
         violations.check(required("quote.product", &message.product));
         let date = violations.check(date_required("quote.quote_date", &message.quote_date));
         let price = violations
-            .check(parse_decimal("quote.unit_price", &message.unit_price, MONEY_PLACES))
+            .check(parse_decimal(
+                "quote.unit_price",
+                &message.unit_price,
+                MONEY_PLACES,
+            ))
             .flatten();
         if price.is_none() && message.unit_price.trim().is_empty() {
             violations.add("quote.unit_price", "is required");
@@ -153,7 +158,9 @@ impl VisitApi {
                         id: id.clone(),
                         number,
                         quote_date: entry_date.clone(),
-                        unit_price: price.map(|p| format_decimal(p, MONEY_PLACES)).unwrap_or_default(),
+                        unit_price: price
+                            .map(|p| format_decimal(p, MONEY_PLACES))
+                            .unwrap_or_default(),
                         salesperson_id: salesperson.clone(),
                         create_time: ts(now),
                         ..message.clone()
@@ -171,7 +178,8 @@ impl VisitApi {
         request: pb::GetFollowUpSheetRequest,
     ) -> Result<pb::FollowUpSheet, Problem> {
         authorize(caller, Operation::Read)?;
-        required("customer_id", &request.customer_id).map_err(|v| Problem::InvalidArgument(vec![v]))?;
+        required("customer_id", &request.customer_id)
+            .map_err(|v| Problem::InvalidArgument(vec![v]))?;
         let customer = self
             .directory
             .lookup(&request.customer_id, "customer_id", auth.as_ref())

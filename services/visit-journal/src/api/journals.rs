@@ -8,7 +8,9 @@ use dossier_kit::{Problem, Violations};
 use dossier_proto::visit as pb;
 use prost::Message;
 
-use super::{Auth, VisitApi, date_required, display_name, etag, etag_of, invalid, query_key, time_of, ts};
+use super::{
+    Auth, VisitApi, date_required, display_name, etag, etag_of, invalid, query_key, time_of, ts,
+};
 use crate::domain::amounts::{MONEY_PLACES, QUANTITY_PLACES, format_decimal, parse_decimal};
 use crate::domain::journal::{
     self, Chain, Decision, JournalState, SignOffRole, Span, check_spans, ensure_editable,
@@ -49,7 +51,11 @@ fn state_from_proto(state: i32) -> Result<JournalState, Problem> {
         Ok(pb::JournalState::AccountantConfirmed) => JournalState::AccountantConfirmed,
         Ok(pb::JournalState::Approved) => JournalState::Approved,
         Ok(pb::JournalState::Returned) => JournalState::Returned,
-        _ => return Err(Problem::internal(format!("stored journal state {state} unknown"))),
+        _ => {
+            return Err(Problem::internal(format!(
+                "stored journal state {state} unknown"
+            )));
+        }
     })
 }
 
@@ -78,7 +84,12 @@ fn inbox_roles(caller: &Caller) -> Vec<pb::SignOffRole> {
 fn may_read(caller: &Caller, journal: &pb::Journal) -> Result<(), Problem> {
     let allowed = caller.sub == journal.salesperson_id
         || (caller.role == Role::SalesManager && caller.team == journal.team)
-        || caller.is_any(&[Role::Executive, Role::Finance, Role::Archivist, Role::Auditor]);
+        || caller.is_any(&[
+            Role::Executive,
+            Role::Finance,
+            Role::Archivist,
+            Role::Auditor,
+        ]);
     if allowed {
         Ok(())
     } else {
@@ -123,9 +134,16 @@ impl VisitApi {
                 violations.add(at("customer_id"), "is required (or customer_name)");
             }
             named.push((entry.customer_id.clone(), at("customer_id")));
-            violations.check(time_of(&at("collection_time"), entry.collection_time.as_ref()));
+            violations.check(time_of(
+                &at("collection_time"),
+                entry.collection_time.as_ref(),
+            ));
             if let Some(q) = violations
-                .check(parse_decimal(&at("quantity_kg"), &entry.quantity_kg, QUANTITY_PLACES))
+                .check(parse_decimal(
+                    &at("quantity_kg"),
+                    &entry.quantity_kg,
+                    QUANTITY_PLACES,
+                ))
                 .flatten()
             {
                 entry.quantity_kg = format_decimal(q, QUANTITY_PLACES);
@@ -203,7 +221,9 @@ impl VisitApi {
             .journal
             .ok_or_else(|| Problem::invalid("journal", "is required"))?;
         if !message.salesperson_id.is_empty() && message.salesperson_id != caller.sub {
-            return Err(Problem::denied("a journal is written by its author (制表人) only"));
+            return Err(Problem::denied(
+                "a journal is written by its author (制表人) only",
+            ));
         }
         let mut violations = Violations::new();
         let date = violations.check(date_required("journal.journal_date", &message.journal_date));
@@ -220,7 +240,11 @@ impl VisitApi {
             fingerprint: &print,
         };
         if let Some(id) = self.store.replayed(&key).await? {
-            return Ok(self.store.load::<pb::Journal>(TABLE, "journal", &id).await?.0);
+            return Ok(self
+                .store
+                .load::<pb::Journal>(TABLE, "journal", &id)
+                .await?
+                .0);
         }
         let mut journal = pb::Journal {
             visits: message.visits,
@@ -278,13 +302,20 @@ impl VisitApi {
             Ok(()) => Ok(journal),
             Err(Problem::Aborted { message }) => {
                 if let Some(id) = self.store.replayed(&key).await? {
-                    return Ok(self.store.load::<pb::Journal>(TABLE, "journal", &id).await?.0);
+                    return Ok(self
+                        .store
+                        .load::<pb::Journal>(TABLE, "journal", &id)
+                        .await?
+                        .0);
                 }
                 let mut filter = Where::default();
                 filter
                     .eq_text("salesperson_id", &caller.sub)
                     .eq_text("journal_date", &journal.journal_date);
-                let (existing, _) = self.store.list::<pb::Journal>(TABLE, &filter, "id", 0, 1).await?;
+                let (existing, _) = self
+                    .store
+                    .list::<pb::Journal>(TABLE, &filter, "id", 0, 1)
+                    .await?;
                 match existing.into_iter().next() {
                     Some(existing) => Err(Problem::AlreadyExists {
                         resource: "journal",
@@ -309,7 +340,10 @@ impl VisitApi {
         request: pb::GetJournalRequest,
     ) -> Result<pb::Journal, Problem> {
         authorize(caller, Operation::Read)?;
-        let (journal, _) = self.store.load::<pb::Journal>(TABLE, "journal", &request.id).await?;
+        let (journal, _) = self
+            .store
+            .load::<pb::Journal>(TABLE, "journal", &request.id)
+            .await?;
         may_read(caller, &journal)?;
         Ok(journal)
     }
@@ -367,8 +401,12 @@ impl VisitApi {
     ) -> Result<pb::ListJournalsResponse, Problem> {
         authorize(caller, Operation::Read)?;
         let mut violations = Violations::new();
-        let from = violations.check(parse_date("from_date", &request.from_date)).flatten();
-        let to = violations.check(parse_date("to_date", &request.to_date)).flatten();
+        let from = violations
+            .check(parse_date("from_date", &request.from_date))
+            .flatten();
+        let to = violations
+            .check(parse_date("to_date", &request.to_date))
+            .flatten();
         let state = if request.state == 0 {
             None
         } else {
@@ -420,7 +458,13 @@ impl VisitApi {
         }
         let (journals, total) = self
             .store
-            .list::<pb::Journal>(TABLE, &filter, "journal_date DESC, id DESC", page.offset, page.size)
+            .list::<pb::Journal>(
+                TABLE,
+                &filter,
+                "journal_date DESC, id DESC",
+                page.offset,
+                page.size,
+            )
             .await?;
         Ok(pb::ListJournalsResponse {
             journals,
@@ -436,7 +480,10 @@ impl VisitApi {
         request: pb::SubmitJournalRequest,
     ) -> Result<pb::Journal, Problem> {
         authorize(caller, Operation::WriteJournal)?;
-        let (mut journal, version) = self.store.load::<pb::Journal>(TABLE, "journal", &request.id).await?;
+        let (mut journal, version) = self
+            .store
+            .load::<pb::Journal>(TABLE, "journal", &request.id)
+            .await?;
         let chain = Chain {
             state: state_from_proto(journal.state)?,
             author_id: &journal.salesperson_id,
@@ -473,7 +520,10 @@ impl VisitApi {
             Ok(pb::ReviewDecision::Return) => Decision::Return,
             _ => return Err(Problem::invalid("decision", "must be APPROVE or RETURN")),
         };
-        let (mut journal, version) = self.store.load::<pb::Journal>(TABLE, "journal", &request.id).await?;
+        let (mut journal, version) = self
+            .store
+            .load::<pb::Journal>(TABLE, "journal", &request.id)
+            .await?;
         // The accountant of the current round: the cashier must be someone else.
         let accountant = journal
             .sign_offs
@@ -512,7 +562,8 @@ impl VisitApi {
             JournalState::Returned => "journal.returned",
             _ => "journal.signed",
         };
-        self.store_journal(&mut journal, version, event, &caller.sub).await?;
+        self.store_journal(&mut journal, version, event, &caller.sub)
+            .await?;
         Ok(journal)
     }
 }

@@ -130,7 +130,9 @@ impl VisitApi {
 
     /// An active customer named by a write.
     async fn customer(&self, auth: &Auth, id: &str, field: &str) -> Result<CustomerFacts, Problem> {
-        self.directory.require_active(id, field, auth.as_ref()).await
+        self.directory
+            .require_active(id, field, auth.as_ref())
+            .await
     }
 
     /// The customers named by a write, each looked up once, all at once; the first unknown one
@@ -169,7 +171,10 @@ macro_rules! handle {
 
 #[tonic::async_trait]
 impl VisitService for VisitApi {
-    async fn upsert_visit_plan(&self, r: Request<pb::UpsertVisitPlanRequest>) -> Reply<pb::VisitPlan> {
+    async fn upsert_visit_plan(
+        &self,
+        r: Request<pb::UpsertVisitPlanRequest>,
+    ) -> Reply<pb::VisitPlan> {
         handle!(self, r, upsert_plan)
     }
     async fn get_visit_plan(&self, r: Request<pb::GetVisitPlanRequest>) -> Reply<pb::VisitPlan> {
@@ -190,7 +195,10 @@ impl VisitService for VisitApi {
     async fn update_visit(&self, r: Request<pb::UpdateVisitRequest>) -> Reply<pb::Visit> {
         handle!(self, r, correct_visit)
     }
-    async fn list_visits(&self, r: Request<pb::ListVisitsRequest>) -> Reply<pb::ListVisitsResponse> {
+    async fn list_visits(
+        &self,
+        r: Request<pb::ListVisitsRequest>,
+    ) -> Reply<pb::ListVisitsResponse> {
         handle!(self, r, visits)
     }
     async fn create_journal(&self, r: Request<pb::CreateJournalRequest>) -> Reply<pb::Journal> {
@@ -217,7 +225,10 @@ impl VisitService for VisitApi {
     async fn file_report(&self, r: Request<pb::FileReportRequest>) -> Reply<pb::Report> {
         handle!(self, r, file)
     }
-    async fn list_reports(&self, r: Request<pb::ListReportsRequest>) -> Reply<pb::ListReportsResponse> {
+    async fn list_reports(
+        &self,
+        r: Request<pb::ListReportsRequest>,
+    ) -> Reply<pb::ListReportsResponse> {
         handle!(self, r, reports)
     }
     async fn acknowledge_report(
@@ -235,7 +246,10 @@ impl VisitService for VisitApi {
     ) -> Reply<Self::WatchUrgentReportsStream> {
         handle!(self, r, watch_urgent)
     }
-    async fn add_follow_up(&self, r: Request<pb::AddFollowUpRequest>) -> Reply<pb::FollowUpInterview> {
+    async fn add_follow_up(
+        &self,
+        r: Request<pb::AddFollowUpRequest>,
+    ) -> Reply<pb::FollowUpInterview> {
         handle!(self, r, add_interview)
     }
     async fn add_quote(&self, r: Request<pb::AddQuoteRequest>) -> Reply<pb::Quote> {
@@ -262,15 +276,18 @@ impl VisitService for VisitApi {
 
     type WatchChangesStream = EventStream;
 
-    async fn watch_changes(&self, request: Request<WatchChangesRequest>) -> Reply<Self::WatchChangesStream> {
+    async fn watch_changes(
+        &self,
+        request: Request<WatchChangesRequest>,
+    ) -> Reply<Self::WatchChangesStream> {
         let caller = dossier_kit::server::caller(&request)?;
         crate::domain::policy::authorize(&caller, crate::domain::policy::Operation::Read)
             .map_err(Status::from)?;
         let r = request.into_inner();
-        let stream = self
-            .store
-            .outbox()
-            .watch(r.after_sequence, r.event_types, self.shutdown.clone());
+        let stream =
+            self.store
+                .outbox()
+                .watch(r.after_sequence, r.event_types, self.shutdown.clone());
         let stream: EventStream = Box::pin(stream.map(|item| item.map_err(Status::from)));
         Ok(Response::new(stream))
     }

@@ -17,7 +17,10 @@ const YEARS: std::ops::RangeInclusive<i32> = 2000..=2100;
 
 fn check_year(field: &str, year: i32, violations: &mut Violations) {
     if !YEARS.contains(&year) {
-        violations.add(field, format!("must be a year between 2000 and 2100, not {year}"));
+        violations.add(
+            field,
+            format!("must be a year between 2000 and 2100, not {year}"),
+        );
     }
 }
 
@@ -72,7 +75,11 @@ fn parse_rows(plan: &pb::VisitPlan) -> Result<Vec<PlanRow>, Problem> {
         rows.push(PlanRow {
             customer_id: row.customer_id.clone(),
             customer_name: String::new(),
-            row_no: if row.row_no > 0 { row.row_no } else { i as i32 + 1 },
+            row_no: if row.row_no > 0 {
+                row.row_no
+            } else {
+                i as i32 + 1
+            },
             visits: cells,
         });
     }
@@ -113,7 +120,11 @@ impl VisitApi {
         } else {
             salesperson.clone()
         };
-        let first_team = facts.values().next().map(|f| f.team.clone()).unwrap_or_default();
+        let first_team = facts
+            .values()
+            .next()
+            .map(|f| f.team.clone())
+            .unwrap_or_default();
         let team = team_of(caller, &salesperson, &first_team);
         let owner = PlanOwner {
             salesperson_id: &salesperson,
@@ -205,9 +216,25 @@ impl VisitApi {
         Ok(pb::GetPlanProgressResponse {
             rows: rows
                 .iter()
-                .map(|r| progress_row(&r.counts, r.salesperson_id.clone(), r.salesperson_name.clone(), r.customer_id.clone(), r.customer_name.clone(), r.month.clone()))
+                .map(|r| {
+                    progress_row(
+                        &r.counts,
+                        r.salesperson_id.clone(),
+                        r.salesperson_name.clone(),
+                        r.customer_id.clone(),
+                        r.customer_name.clone(),
+                        r.month.clone(),
+                    )
+                })
                 .collect(),
-            total: Some(progress_row(&total, String::new(), String::new(), String::new(), String::new(), String::new())),
+            total: Some(progress_row(
+                &total,
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+            )),
         })
     }
 }

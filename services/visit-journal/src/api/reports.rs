@@ -165,8 +165,12 @@ impl VisitApi {
     ) -> Result<pb::ListReportsResponse, Problem> {
         authorize(caller, Operation::Read)?;
         let mut violations = Violations::new();
-        let from = violations.check(parse_date("from_date", &request.from_date)).flatten();
-        let to = violations.check(parse_date("to_date", &request.to_date)).flatten();
+        let from = violations
+            .check(parse_date("from_date", &request.from_date))
+            .flatten();
+        let to = violations
+            .check(parse_date("to_date", &request.to_date))
+            .flatten();
         if request.kind != 0 && pb::ReportKind::try_from(request.kind).is_err() {
             violations.add("kind", "is not a report kind");
         }
@@ -200,7 +204,13 @@ impl VisitApi {
         }
         let (reports, total) = self
             .store
-            .list::<pb::Report>(TABLE, &filter, "created_at DESC, id DESC", page.offset, page.size)
+            .list::<pb::Report>(
+                TABLE,
+                &filter,
+                "created_at DESC, id DESC",
+                page.offset,
+                page.size,
+            )
             .await?;
         Ok(pb::ListReportsResponse {
             reports,
@@ -216,12 +226,18 @@ impl VisitApi {
         request: pb::AcknowledgeReportRequest,
     ) -> Result<pb::Report, Problem> {
         authorize(caller, Operation::ManageReports)?;
-        let (mut report, version) = self.store.load::<pb::Report>(TABLE, "report", &request.id).await?;
+        let (mut report, version) = self
+            .store
+            .load::<pb::Report>(TABLE, "report", &request.id)
+            .await?;
         managed_team(caller, &report.team)?;
         if report.acknowledged {
             return Err(Problem::precondition(
                 "REPORT_ALREADY_ACKNOWLEDGED",
-                format!("report {} was acknowledged by {}", report.id, report.acknowledged_by),
+                format!(
+                    "report {} was acknowledged by {}",
+                    report.id, report.acknowledged_by
+                ),
             ));
         }
         check_etag(&request.etag, version)?;
@@ -266,7 +282,10 @@ impl VisitApi {
             .eq_text("team", &team);
         match since {
             Some(since) => {
-                filter.raw("(acknowledged = ? OR created_at >= ?)", vec![false.into(), since.into()]);
+                filter.raw(
+                    "(acknowledged = ? OR created_at >= ?)",
+                    vec![false.into(), since.into()],
+                );
             }
             None => {
                 filter.raw("acknowledged = ?", vec![false.into()]);
@@ -312,6 +331,8 @@ impl VisitApi {
                 }
             }
         });
-        Ok(Box::pin(tokio_stream::wrappers::ReceiverStream::new(receiver)))
+        Ok(Box::pin(tokio_stream::wrappers::ReceiverStream::new(
+            receiver,
+        )))
     }
 }

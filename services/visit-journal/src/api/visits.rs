@@ -10,7 +10,9 @@ use prost::Message;
 
 use super::{Auth, VisitApi, display_name, etag, invalid, query_key, required, time_of, ts};
 use crate::domain::policy::{Operation, acting_for, authorize, read_scope};
-use crate::domain::visit::{VisitTimes, check_number, check_times, parse_coordinate, plan_year, visit_day};
+use crate::domain::visit::{
+    VisitTimes, check_number, check_times, parse_coordinate, plan_year, visit_day,
+};
 use crate::store::{NewVisit, RequestKey, VisitOrder, Where, new_id};
 
 const SCOPE: &str = "RecordVisit";
@@ -44,7 +46,10 @@ fn check_location(location: Option<&pb::GeoLocation>, violations: &mut Violation
         180,
     ));
     if location.accuracy_meters < 0 {
-        violations.add("visit.check_in_location.accuracy_meters", "must not be negative");
+        violations.add(
+            "visit.check_in_location.accuracy_meters",
+            "must not be negative",
+        );
     }
 }
 
@@ -97,7 +102,10 @@ impl VisitApi {
             _ => {}
         }
         let next = violations
-            .check(parse_date("visit.next_visit_date", &message.next_visit_date))
+            .check(parse_date(
+                "visit.next_visit_date",
+                &message.next_visit_date,
+            ))
             .flatten();
         if let (Some(next), Some(day)) = (next, day)
             && next <= day
@@ -226,7 +234,9 @@ impl VisitApi {
         let now = self.now();
         visit.etag = etag(version + 1);
         visit.update_time = ts(now);
-        self.store.update_visit(&visit, version, &caller.sub, now).await?;
+        self.store
+            .update_visit(&visit, version, &caller.sub, now)
+            .await?;
         Ok(visit)
     }
 
@@ -239,14 +249,21 @@ impl VisitApi {
         authorize(caller, Operation::Read)?;
         let salesperson = read_scope(caller, &request.salesperson_id)?;
         let mut violations = Violations::new();
-        let from = violations.check(parse_date("from_date", &request.from_date)).flatten();
-        let to = violations.check(parse_date("to_date", &request.to_date)).flatten();
+        let from = violations
+            .check(parse_date("from_date", &request.from_date))
+            .flatten();
+        let to = violations
+            .check(parse_date("to_date", &request.to_date))
+            .flatten();
         let order = match request.order_by.trim() {
             "" | "visit_date" | "visit_date desc" => VisitOrder::DateDescending,
             "visit_date asc" => VisitOrder::DateAscending,
             "route" => VisitOrder::Route,
             other => {
-                violations.add("order_by", format!("{other:?} is not `visit_date`, `visit_date asc` or `route`"));
+                violations.add(
+                    "order_by",
+                    format!("{other:?} is not `visit_date`, `visit_date asc` or `route`"),
+                );
                 VisitOrder::DateDescending
             }
         };

@@ -54,7 +54,10 @@ fn check_plan(plan: &mut pb::WorkPlan, period: &Period) -> Result<(), Problem> {
             ("target_value", &mut target.target_value),
             ("actual_value", &mut target.actual_value),
         ] {
-            if let Some(v) = violations.check(parse_decimal(&at(name), value, places)).flatten() {
+            if let Some(v) = violations
+                .check(parse_decimal(&at(name), value, places))
+                .flatten()
+            {
                 *value = if places == MONEY_PLACES {
                     format_decimal(v, places)
                 } else {
@@ -70,8 +73,12 @@ fn check_plan(plan: &mut pb::WorkPlan, period: &Period) -> Result<(), Problem> {
         {
             violations.add(at("item_date"), "is outside the plan's period");
         }
-        let start = violations.check(time_of(&at("start_time"), item.start_time.as_ref())).flatten();
-        let end = violations.check(time_of(&at("end_time"), item.end_time.as_ref())).flatten();
+        let start = violations
+            .check(time_of(&at("start_time"), item.start_time.as_ref()))
+            .flatten();
+        let end = violations
+            .check(time_of(&at("end_time"), item.end_time.as_ref()))
+            .flatten();
         if let (Some(start), Some(end)) = (start, end)
             && end <= start
         {
@@ -83,7 +90,10 @@ fn check_plan(plan: &mut pb::WorkPlan, period: &Period) -> Result<(), Problem> {
     }
     for (i, line) in plan.budget.iter_mut().enumerate() {
         let field = format!("plan.budget[{i}].amount");
-        if let Some(v) = violations.check(parse_decimal(&field, &line.amount, MONEY_PLACES)).flatten() {
+        if let Some(v) = violations
+            .check(parse_decimal(&field, &line.amount, MONEY_PLACES))
+            .flatten()
+        {
             line.amount = format_decimal(v, MONEY_PLACES);
         }
     }
@@ -106,7 +116,11 @@ impl VisitApi {
                 &format_date(Some(period.end)),
             )
             .await?;
-        for target in plan.targets.iter_mut().filter(|t| t.metric == VISITS_METRIC) {
+        for target in plan
+            .targets
+            .iter_mut()
+            .filter(|t| t.metric == VISITS_METRIC)
+        {
             target.actual_value = done.to_string();
         }
         Ok(plan)
@@ -123,7 +137,10 @@ impl VisitApi {
             .eq_text("salesperson_id", salesperson)
             .raw("kind = ?", vec![(kind as i32).into()])
             .eq_text("period", period);
-        let (plans, _) = self.store.list::<pb::WorkPlan>(TABLE, &filter, "id", 0, 1).await?;
+        let (plans, _) = self
+            .store
+            .list::<pb::WorkPlan>(TABLE, &filter, "id", 0, 1)
+            .await?;
         match plans.into_iter().next() {
             Some(plan) => Ok(Some(self.store.load(TABLE, "work_plan", &plan.id).await?)),
             None => Ok(None),
@@ -156,7 +173,10 @@ impl VisitApi {
             };
         }
         plan.update_time = ts(now);
-        match self.find_work_plan(&salesperson, kind, &plan.period).await? {
+        match self
+            .find_work_plan(&salesperson, kind, &plan.period)
+            .await?
+        {
             Some((stored, version)) => {
                 if expected.is_empty() {
                     return Err(Problem::AlreadyExists {
@@ -174,12 +194,25 @@ impl VisitApi {
                 plan.create_time = stored.create_time;
                 plan.etag = etag(version + 1);
                 self.store
-                    .replace_record(TABLE, &plan.id.clone(), version, &plan, vec![], "work_plan.updated", None, &caller.sub, now)
+                    .replace_record(
+                        TABLE,
+                        &plan.id.clone(),
+                        version,
+                        &plan,
+                        vec![],
+                        "work_plan.updated",
+                        None,
+                        &caller.sub,
+                        now,
+                    )
                     .await?;
             }
             None => {
                 if !expected.is_empty() {
-                    return Err(Problem::not_found("work_plan", format!("{salesperson}/{}", plan.period)));
+                    return Err(Problem::not_found(
+                        "work_plan",
+                        format!("{salesperson}/{}", plan.period),
+                    ));
                 }
                 plan.id = new_id();
                 plan.create_time = ts(now);
@@ -192,7 +225,15 @@ impl VisitApi {
                 self.store
                     .insert_record(NewRecord {
                         table: TABLE,
-                        columns: &["id", "salesperson_id", "team", "kind", "period", "period_start", "version"],
+                        columns: &[
+                            "id",
+                            "salesperson_id",
+                            "team",
+                            "kind",
+                            "period",
+                            "period_start",
+                            "version",
+                        ],
                         values: vec![
                             plan.id.clone().into(),
                             salesperson.clone().into(),
@@ -232,7 +273,9 @@ impl VisitApi {
         let (plan, _) = self
             .find_work_plan(&salesperson, kind, request.period.trim())
             .await?
-            .ok_or_else(|| Problem::not_found("work_plan", format!("{salesperson}/{}", request.period)))?;
+            .ok_or_else(|| {
+                Problem::not_found("work_plan", format!("{salesperson}/{}", request.period))
+            })?;
         self.with_achievement(plan).await
     }
 
@@ -245,8 +288,12 @@ impl VisitApi {
         authorize(caller, Operation::Read)?;
         let salesperson = read_scope(caller, &request.salesperson_id)?;
         let mut violations = Violations::new();
-        let from = violations.check(parse_date("from_date", &request.from_date)).flatten();
-        let to = violations.check(parse_date("to_date", &request.to_date)).flatten();
+        let from = violations
+            .check(parse_date("from_date", &request.from_date))
+            .flatten();
+        let to = violations
+            .check(parse_date("to_date", &request.to_date))
+            .flatten();
         if request.kind != 0 && kind_of("kind", request.kind).is_err() {
             violations.add("kind", "is not a work plan kind");
         }
@@ -267,7 +314,13 @@ impl VisitApi {
         }
         let (plans, total) = self
             .store
-            .list::<pb::WorkPlan>(TABLE, &filter, "period_start DESC, id DESC", page.offset, page.size)
+            .list::<pb::WorkPlan>(
+                TABLE,
+                &filter,
+                "period_start DESC, id DESC",
+                page.offset,
+                page.size,
+            )
             .await?;
         let mut filled = Vec::with_capacity(plans.len());
         for plan in plans {

@@ -211,9 +211,7 @@ pub fn review(
     }
     let next = match role {
         SignOffRole::DepartmentHead => JournalState::HeadApproved,
-        SignOffRole::VicePresident if chain.has_collections => {
-            JournalState::VicePresidentApproved
-        }
+        SignOffRole::VicePresident if chain.has_collections => JournalState::VicePresidentApproved,
         SignOffRole::VicePresident => JournalState::Approved,
         SignOffRole::Accountant => JournalState::AccountantConfirmed,
         SignOffRole::Cashier | SignOffRole::Author => JournalState::Approved,
@@ -237,7 +235,10 @@ pub fn check_spans(spans: &[Option<Span>], violations: &mut Violations) {
         if let Some(span) = span
             && span.to <= span.from
         {
-            violations.add(format!("journal.visits[{i}].to_time"), "is not after from_time");
+            violations.add(
+                format!("journal.visits[{i}].to_time"),
+                "is not after from_time",
+            );
         }
     }
     let mut ordered: Vec<(usize, Span)> = spans
@@ -307,26 +308,51 @@ mod tests {
     #[test]
     fn without_collections_the_vice_president_approves_finally() {
         let vp = caller(Role::Executive, "vp", "");
-        let (next, role) =
-            review(&chain(JournalState::HeadApproved, false), &vp, Decision::Approve, "")
-                .expect("signs");
-        assert_eq!((next, role), (JournalState::Approved, SignOffRole::VicePresident));
+        let (next, role) = review(
+            &chain(JournalState::HeadApproved, false),
+            &vp,
+            Decision::Approve,
+            "",
+        )
+        .expect("signs");
+        assert_eq!(
+            (next, role),
+            (JournalState::Approved, SignOffRole::VicePresident)
+        );
     }
 
     #[test]
     fn a_wrong_actor_is_denied_at_every_step() {
         let wrong = [
-            (JournalState::Submitted, caller(Role::SalesManager, "m", "west")),
-            (JournalState::Submitted, caller(Role::Executive, "vp", "east")),
-            (JournalState::HeadApproved, caller(Role::SalesManager, "m", "east")),
-            (JournalState::VicePresidentApproved, caller(Role::Executive, "vp", "")),
-            (JournalState::AccountantConfirmed, caller(Role::Finance, "acc", "")),
+            (
+                JournalState::Submitted,
+                caller(Role::SalesManager, "m", "west"),
+            ),
+            (
+                JournalState::Submitted,
+                caller(Role::Executive, "vp", "east"),
+            ),
+            (
+                JournalState::HeadApproved,
+                caller(Role::SalesManager, "m", "east"),
+            ),
+            (
+                JournalState::VicePresidentApproved,
+                caller(Role::Executive, "vp", ""),
+            ),
+            (
+                JournalState::AccountantConfirmed,
+                caller(Role::Finance, "acc", ""),
+            ),
         ];
         for (state, who) in wrong {
             let mut c = chain(state, true);
             c.accountant_id = Some("acc");
             let err = review(&c, &who, Decision::Approve, "").expect_err("denied");
-            assert!(matches!(err, Problem::PermissionDenied { .. }), "{state:?}: {err:?}");
+            assert!(
+                matches!(err, Problem::PermissionDenied { .. }),
+                "{state:?}: {err:?}"
+            );
         }
     }
 
@@ -339,7 +365,10 @@ mod tests {
         assert_eq!(next, JournalState::Returned);
         let author = caller(Role::SalesRep, "rep", "east");
         let resubmit = chain(JournalState::Returned, false);
-        assert_eq!(submit(&resubmit, &author).expect("again"), JournalState::Submitted);
+        assert_eq!(
+            submit(&resubmit, &author).expect("again"),
+            JournalState::Submitted
+        );
     }
 
     #[test]
@@ -348,30 +377,60 @@ mod tests {
         assert!(ensure_editable(JournalState::Submitted).is_err());
         assert!(ensure_editable(JournalState::Returned).is_ok());
         let head = caller(Role::SalesManager, "head", "east");
-        assert!(review(&chain(JournalState::Approved, false), &head, Decision::Approve, "").is_err());
+        assert!(
+            review(
+                &chain(JournalState::Approved, false),
+                &head,
+                Decision::Approve,
+                ""
+            )
+            .is_err()
+        );
     }
 
     #[test]
     fn overlapping_or_backwards_visit_rows_are_refused() {
-        let t = |h: u32, m: u32| Utc.with_ymd_and_hms(2026, 6, 15, h, m, 0).single().expect("t");
+        let t = |h: u32, m: u32| {
+            Utc.with_ymd_and_hms(2026, 6, 15, h, m, 0)
+                .single()
+                .expect("t")
+        };
         let mut v = Violations::new();
         check_spans(
             &[
-                Some(Span { from: t(9, 0), to: t(10, 0) }),
-                Some(Span { from: t(10, 0), to: t(11, 0) }),
+                Some(Span {
+                    from: t(9, 0),
+                    to: t(10, 0),
+                }),
+                Some(Span {
+                    from: t(10, 0),
+                    to: t(11, 0),
+                }),
             ],
             &mut v,
         );
         assert!(v.is_empty(), "touching rows do not overlap");
         check_spans(
             &[
-                Some(Span { from: t(9, 0), to: t(10, 0) }),
-                Some(Span { from: t(9, 30), to: t(11, 0) }),
-                Some(Span { from: t(12, 0), to: t(11, 0) }),
+                Some(Span {
+                    from: t(9, 0),
+                    to: t(10, 0),
+                }),
+                Some(Span {
+                    from: t(9, 30),
+                    to: t(11, 0),
+                }),
+                Some(Span {
+                    from: t(12, 0),
+                    to: t(11, 0),
+                }),
             ],
             &mut v,
         );
         let fields: Vec<&str> = v.list().iter().map(|f| f.field.as_str()).collect();
-        assert_eq!(fields, ["journal.visits[2].to_time", "journal.visits[1].from_time"]);
+        assert_eq!(
+            fields,
+            ["journal.visits[2].to_time", "journal.visits[1].from_time"]
+        );
     }
 }

@@ -14,7 +14,12 @@ pub struct Period {
 
 /// Parses a month `YYYY-MM`.
 pub fn parse_month(field: &str, value: &str) -> Result<Period, FieldViolation> {
-    let bad = || FieldViolation::new(field, format!("{value:?} is not a month of the form YYYY-MM"));
+    let bad = || {
+        FieldViolation::new(
+            field,
+            format!("{value:?} is not a month of the form YYYY-MM"),
+        )
+    };
     let (year, month) = value.trim().split_once('-').ok_or_else(bad)?;
     if year.len() != 4 || month.len() != 2 {
         return Err(bad());

@@ -56,7 +56,11 @@ impl Counts {
 /// The dimensions to group by: those asked for, or all three when none is.
 pub fn grouping(asked: &[Dimension]) -> Vec<Dimension> {
     let mut dims: Vec<Dimension> = if asked.is_empty() {
-        vec![Dimension::Salesperson, Dimension::Customer, Dimension::Month]
+        vec![
+            Dimension::Salesperson,
+            Dimension::Customer,
+            Dimension::Month,
+        ]
     } else {
         asked.to_vec()
     };

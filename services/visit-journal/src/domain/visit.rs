@@ -155,7 +155,9 @@ mod tests {
     use chrono::TimeZone;
 
     fn at(h: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 6, 15, h, 0, 0).single().expect("time")
+        Utc.with_ymd_and_hms(2026, 6, 15, h, 0, 0)
+            .single()
+            .expect("time")
     }
 
     fn day(m: u32, d: u32) -> NaiveDate {
@@ -215,7 +217,11 @@ mod tests {
 
     #[test]
     fn coordinates_stay_on_the_globe() {
-        assert!(parse_coordinate("lat", "31.230416", 90).expect("ok").is_some());
+        assert!(
+            parse_coordinate("lat", "31.230416", 90)
+                .expect("ok")
+                .is_some()
+        );
         assert!(parse_coordinate("lat", "91", 90).is_err());
         assert!(parse_coordinate("lng", "-181", 180).is_err());
         assert!(parse_coordinate("lng", "east", 180).is_err());
@@ -224,9 +230,18 @@ mod tests {
     #[test]
     fn planned_visits_are_done_missed_or_planned() {
         let today = day(6, 15);
-        assert_eq!(planned_state(Some(day(6, 1)), Some(day(6, 2)), today), PlannedState::Done);
-        assert_eq!(planned_state(Some(day(6, 1)), None, today), PlannedState::Missed);
-        assert_eq!(planned_state(Some(day(6, 15)), None, today), PlannedState::Planned);
+        assert_eq!(
+            planned_state(Some(day(6, 1)), Some(day(6, 2)), today),
+            PlannedState::Done
+        );
+        assert_eq!(
+            planned_state(Some(day(6, 1)), None, today),
+            PlannedState::Missed
+        );
+        assert_eq!(
+            planned_state(Some(day(6, 15)), None, today),
+            PlannedState::Planned
+        );
     }
 
     #[test]

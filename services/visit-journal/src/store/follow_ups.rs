@@ -6,7 +6,6 @@ use dossier_kit::db::begin_write;
 use dossier_kit::idempotency;
 use dossier_proto::visit as pb;
 
-
 use super::{RequestKey, Store, emit, execute, get, query, query_one, write_error};
 
 /// One entry of a sheet as stored.

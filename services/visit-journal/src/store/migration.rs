@@ -60,7 +60,11 @@ fn body() -> ColumnDef {
 }
 
 fn id() -> ColumnDef {
-    ColumnDef::new("id").string().not_null().primary_key().to_owned()
+    ColumnDef::new("id")
+        .string()
+        .not_null()
+        .primary_key()
+        .to_owned()
 }
 
 async fn index(
@@ -99,7 +103,14 @@ impl MigrationTrait for CreateVisitJournal {
                 .to_owned(),
         )
         .await?;
-        index(m, "visit_plans", "visit_plans_owner_year", &["salesperson_id", "year"], true).await?;
+        index(
+            m,
+            "visit_plans",
+            "visit_plans_owner_year",
+            &["salesperson_id", "year"],
+            true,
+        )
+        .await?;
 
         // Dates are ISO `YYYY-MM-DD` text: they compare in calendar order on both databases.
         m.create_table(
@@ -127,10 +138,30 @@ impl MigrationTrait for CreateVisitJournal {
                 .to_owned(),
         )
         .await?;
-        index(m, "planned_visits", "planned_visits_year_month", &["year", "planned_month"], false)
-            .await?;
-        index(m, "planned_visits", "planned_visits_visit", &["visit_id"], false).await?;
-        index(m, "planned_visits", "planned_visits_plan", &["plan_id"], false).await?;
+        index(
+            m,
+            "planned_visits",
+            "planned_visits_year_month",
+            &["year", "planned_month"],
+            false,
+        )
+        .await?;
+        index(
+            m,
+            "planned_visits",
+            "planned_visits_visit",
+            &["visit_id"],
+            false,
+        )
+        .await?;
+        index(
+            m,
+            "planned_visits",
+            "planned_visits_plan",
+            &["plan_id"],
+            false,
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -151,9 +182,30 @@ impl MigrationTrait for CreateVisitJournal {
                 .to_owned(),
         )
         .await?;
-        index(m, "visits", "visits_owner_date", &["salesperson_id", "visit_date"], false).await?;
-        index(m, "visits", "visits_customer_date", &["customer_id", "visit_date"], false).await?;
-        index(m, "visits", "visits_year", &["visit_year", "salesperson_id"], false).await?;
+        index(
+            m,
+            "visits",
+            "visits_owner_date",
+            &["salesperson_id", "visit_date"],
+            false,
+        )
+        .await?;
+        index(
+            m,
+            "visits",
+            "visits_customer_date",
+            &["customer_id", "visit_date"],
+            false,
+        )
+        .await?;
+        index(
+            m,
+            "visits",
+            "visits_year",
+            &["visit_year", "salesperson_id"],
+            false,
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -170,9 +222,22 @@ impl MigrationTrait for CreateVisitJournal {
                 .to_owned(),
         )
         .await?;
-        index(m, "journals", "journals_owner_date", &["salesperson_id", "journal_date"], true)
-            .await?;
-        index(m, "journals", "journals_awaiting", &["awaiting_role", "team"], false).await?;
+        index(
+            m,
+            "journals",
+            "journals_owner_date",
+            &["salesperson_id", "journal_date"],
+            true,
+        )
+        .await?;
+        index(
+            m,
+            "journals",
+            "journals_awaiting",
+            &["awaiting_role", "team"],
+            false,
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -190,9 +255,22 @@ impl MigrationTrait for CreateVisitJournal {
                 .to_owned(),
         )
         .await?;
-        index(m, "reports", "reports_kind_ack", &["kind", "acknowledged"], false).await?;
-        index(m, "reports", "reports_owner_date", &["salesperson_id", "report_date"], false)
-            .await?;
+        index(
+            m,
+            "reports",
+            "reports_kind_ack",
+            &["kind", "acknowledged"],
+            false,
+        )
+        .await?;
+        index(
+            m,
+            "reports",
+            "reports_owner_date",
+            &["salesperson_id", "report_date"],
+            false,
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -207,8 +285,14 @@ impl MigrationTrait for CreateVisitJournal {
                 .to_owned(),
         )
         .await?;
-        index(m, "follow_ups", "follow_ups_number", &["customer_id", "entry_kind", "number"], true)
-            .await?;
+        index(
+            m,
+            "follow_ups",
+            "follow_ups_number",
+            &["customer_id", "entry_kind", "number"],
+            true,
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -224,13 +308,21 @@ impl MigrationTrait for CreateVisitJournal {
                 .to_owned(),
         )
         .await?;
-        index(m, "work_plans", "work_plans_period", &["salesperson_id", "kind", "period"], true)
-            .await?;
+        index(
+            m,
+            "work_plans",
+            "work_plans_period",
+            &["salesperson_id", "kind", "period"],
+            true,
+        )
+        .await?;
         Ok(())
     }
 
     async fn down(&self, _m: &SchemaManager) -> Result<(), DbErr> {
         // Nothing is hard-deleted, not even by a migration.
-        Err(DbErr::Migration("the visit-journal schema is not reversible".into()))
+        Err(DbErr::Migration(
+            "the visit-journal schema is not reversible".into(),
+        ))
     }
 }

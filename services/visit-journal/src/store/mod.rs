@@ -14,9 +14,9 @@ mod follow_ups;
 mod plans;
 mod visits;
 
-pub use plans::{PlanRow, ProgressFilter, ProgressRow};
 pub use follow_ups::SheetEntry;
 pub use plans::{PlanOwner, StoredPlan};
+pub use plans::{PlanRow, ProgressFilter, ProgressRow};
 pub use visits::{NewVisit, VisitOrder};
 
 use chrono::{DateTime, Utc};
@@ -135,7 +135,8 @@ pub(crate) fn get<T: sea_orm::TryGetable>(row: &QueryResult, column: &str) -> Re
 /// Decodes the stored message of a row.
 pub(crate) fn decode<M: Message + Default>(row: &QueryResult) -> Result<M, Problem> {
     let bytes: Vec<u8> = get(row, "body")?;
-    M::decode(bytes.as_slice()).map_err(|e| Problem::internal(format!("stored record unreadable: {e}")))
+    M::decode(bytes.as_slice())
+        .map_err(|e| Problem::internal(format!("stored record unreadable: {e}")))
 }
 
 /// A database error of a write: a unique violation means a concurrent writer got there first.
@@ -158,6 +159,7 @@ pub(crate) fn check_etag(expected: &str, version: i64) -> Result<(), Problem> {
 }
 
 /// Appends the event of a change.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn emit<M: prost::Name>(
     outbox: &Outbox,
     conn: &impl ConnectionTrait,
@@ -352,9 +354,16 @@ impl Store {
         .await
         .map_err(write_error)?;
         if let Some(key) = new.key {
-            idempotency::record(&txn, key.scope, key.request_id, key.fingerprint, new.id, new.now)
-                .await
-                .map_err(write_error)?;
+            idempotency::record(
+                &txn,
+                key.scope,
+                key.request_id,
+                key.fingerprint,
+                new.id,
+                new.now,
+            )
+            .await
+            .map_err(write_error)?;
         }
         emit(
             &self.outbox,
@@ -388,7 +397,17 @@ impl Store {
     ) -> Result<(), Problem> {
         let txn = dossier_kit::db::begin_write(&self.db).await?;
         replace(&txn, table, id, version, message.encode_to_vec(), sets).await?;
-        emit(&self.outbox, &txn, now, event_type, id, customer_id, actor, message).await?;
+        emit(
+            &self.outbox,
+            &txn,
+            now,
+            event_type,
+            id,
+            customer_id,
+            actor,
+            message,
+        )
+        .await?;
         txn.commit().await.map_err(write_error)?;
         self.outbox.notify_committed();
         Ok(())

@@ -13,6 +13,9 @@ use super::{Store, check_etag, emit, execute, get, new_id, query, query_one, wri
 use crate::domain::progress::{Counts, Dimension};
 use crate::domain::visit::next_slot;
 
+/// One numbered visit of a plan row: number, planned date, actual date, fulfilling visit.
+pub type PlanCell = (i32, Option<String>, Option<String>, Option<String>);
+
 /// One customer's row of a plan as stored.
 #[derive(Debug, Clone, Default)]
 pub struct PlanRow {
@@ -23,7 +26,7 @@ pub struct PlanRow {
     /// 序次.
     pub row_no: i32,
     /// The numbered visits: number, planned date, actual date, fulfilling visit.
-    pub visits: Vec<(i32, Option<String>, Option<String>, Option<String>)>,
+    pub visits: Vec<PlanCell>,
 }
 
 /// A plan as stored.
@@ -182,7 +185,10 @@ pub(crate) async fn plan_next(
     let number = next_slot(&cells, after).ok_or_else(|| {
         Problem::invalid(
             "visit.next_visit_date",
-            format!("the {} plan of customer {customer_id} already holds twelve visits", owner.year),
+            format!(
+                "the {} plan of customer {customer_id} already holds twelve visits",
+                owner.year
+            ),
         )
     })?;
     let month = &date[..7.min(date.len())];
@@ -324,13 +330,21 @@ impl Store {
                 execute(
                     &txn,
                     "UPDATE visit_plans SET salesperson_name = ?, team = ? WHERE id = ?",
-                    vec![owner.salesperson_name.into(), owner.team.into(), id.clone().into()],
+                    vec![
+                        owner.salesperson_name.into(),
+                        owner.team.into(),
+                        id.clone().into(),
+                    ],
                 )
                 .await?;
                 touch_plan(&txn, &id, owner.actor, owner.now).await?;
                 // The rows are replaced; the plan's earlier rows live on in its change events.
-                execute(&txn, "DELETE FROM planned_visits WHERE plan_id = ?", vec![id.clone().into()])
-                    .await?;
+                execute(
+                    &txn,
+                    "DELETE FROM planned_visits WHERE plan_id = ?",
+                    vec![id.clone().into()],
+                )
+                .await?;
                 id
             }
             None => {
@@ -407,7 +421,11 @@ impl Store {
         let mut rows: Vec<PlanRow> = Vec::new();
         for cell in &cells {
             let customer_id: String = get(cell, "customer_id")?;
-            if rows.last().map(|r| r.customer_id != customer_id).unwrap_or(true) {
+            if rows
+                .last()
+                .map(|r| r.customer_id != customer_id)
+                .unwrap_or(true)
+            {
                 rows.push(PlanRow {
                     customer_id: customer_id.clone(),
                     customer_name: get(cell, "customer_name")?,
@@ -446,7 +464,11 @@ impl Store {
         for (dimension, planned, visited) in [
             (Dimension::Salesperson, "salesperson_id", "salesperson_id"),
             (Dimension::Customer, "customer_id", "customer_id"),
-            (Dimension::Month, "planned_month", "substr(visit_date, 1, 7)"),
+            (
+                Dimension::Month,
+                "planned_month",
+                "substr(visit_date, 1, 7)",
+            ),
         ] {
             if by(dimension) {
                 planned_keys.push(planned.to_owned());
@@ -457,7 +479,10 @@ impl Store {
             }
         }
         let select = |keys: &[String]| {
-            format!("{} AS k_salesperson, {} AS k_customer, {} AS k_month", keys[0], keys[1], keys[2])
+            format!(
+                "{} AS k_salesperson, {} AS k_customer, {} AS k_month",
+                keys[0], keys[1], keys[2]
+            )
         };
         let group = |keys: &[String]| {
             let grouped: Vec<&str> = keys
@@ -523,7 +548,8 @@ impl Store {
             }
             let entry = groups.entry(key(&row)?).or_default();
             if by(Dimension::Customer) {
-                entry.customer_name = get::<Option<String>>(&row, "customer_name")?.unwrap_or_default();
+                entry.customer_name =
+                    get::<Option<String>>(&row, "customer_name")?.unwrap_or_default();
             }
             entry.counts.add(&Counts {
                 planned,

@@ -75,7 +75,11 @@ impl Store {
                 actor: new.actor,
                 now: new.now,
             };
-            let after = if next_year == new.year { visit.sequence } else { 0 };
+            let after = if next_year == new.year {
+                visit.sequence
+            } else {
+                0
+            };
             plan_next(
                 &txn,
                 &owner,
@@ -153,7 +157,10 @@ impl Store {
             &visit.id,
             version,
             visit.encode_to_vec(),
-            vec![("open_objections", (!visit.open_objections.trim().is_empty()).into())],
+            vec![(
+                "open_objections",
+                (!visit.open_objections.trim().is_empty()).into(),
+            )],
         )
         .await?;
         emit(

@@ -22,10 +22,21 @@ async fn a_follow_up_sheet_interleaves_interviews_and_quotes_by_date() {
         }),
         request_id: format!("iv-{date}"),
     };
-    let first = client.add_follow_up(rep(interview("2026-06-01", "用油量大"))).await.expect("1").into_inner();
-    let again = client.add_follow_up(rep(interview("2026-06-01", "用油量大"))).await.expect("retry").into_inner();
+    let first = client
+        .add_follow_up(rep(interview("2026-06-01", "用油量大")))
+        .await
+        .expect("1")
+        .into_inner();
+    let again = client
+        .add_follow_up(rep(interview("2026-06-01", "用油量大")))
+        .await
+        .expect("retry")
+        .into_inner();
     assert_eq!(first.id, again.id, "a retry adds once");
-    client.add_follow_up(rep(interview("2026-06-10", "试用满意"))).await.expect("2");
+    client
+        .add_follow_up(rep(interview("2026-06-10", "试用满意")))
+        .await
+        .expect("2");
     let quote = client
         .add_quote(rep(pb::AddQuoteRequest {
             quote: Some(pb::Quote {
@@ -61,7 +72,9 @@ async fn a_follow_up_sheet_interleaves_interviews_and_quotes_by_date() {
     assert_eq!(violated_fields(&err), ["quote.unit_price"]);
 
     let sheet = client
-        .get_follow_up_sheet(rep(pb::GetFollowUpSheetRequest { customer_id: customer.clone() }))
+        .get_follow_up_sheet(rep(pb::GetFollowUpSheetRequest {
+            customer_id: customer.clone(),
+        }))
         .await
         .expect("sheet")
         .into_inner();
@@ -89,14 +102,30 @@ async fn a_monthly_plan_counts_its_visits_target_from_the_records() {
         period: "2026-06".into(),
         focus: vec!["新品进店".into()],
         targets: vec![
-            pb::WorkTarget { metric: "visits".into(), target_value: "40".into(), unit: "次".into(), ..Default::default() },
-            pb::WorkTarget { metric: "sales_amount".into(), target_value: "150000".into(), unit: "CNY".into(), ..Default::default() },
+            pb::WorkTarget {
+                metric: "visits".into(),
+                target_value: "40".into(),
+                unit: "次".into(),
+                ..Default::default()
+            },
+            pb::WorkTarget {
+                metric: "sales_amount".into(),
+                target_value: "150000".into(),
+                unit: "CNY".into(),
+                ..Default::default()
+            },
         ],
-        budget: vec![pb::BudgetItem { category: "陈列费用".into(), amount: "3000".into() }],
+        budget: vec![pb::BudgetItem {
+            category: "陈列费用".into(),
+            amount: "3000".into(),
+        }],
         ..Default::default()
     };
     let created = client
-        .upsert_work_plan(rep(pb::UpsertWorkPlanRequest { plan: Some(plan.clone()), etag: String::new() }))
+        .upsert_work_plan(rep(pb::UpsertWorkPlanRequest {
+            plan: Some(plan.clone()),
+            etag: String::new(),
+        }))
         .await
         .expect("created")
         .into_inner();
@@ -116,13 +145,23 @@ async fn a_monthly_plan_counts_its_visits_target_from_the_records() {
     assert_eq!(read.targets[0].actual_value, "2");
 
     let err = client
-        .upsert_work_plan(rep(pb::UpsertWorkPlanRequest { plan: Some(plan.clone()), etag: String::new() }))
+        .upsert_work_plan(rep(pb::UpsertWorkPlanRequest {
+            plan: Some(plan.clone()),
+            etag: String::new(),
+        }))
         .await
         .expect_err("exists");
     assert_eq!(err.code(), Code::AlreadyExists);
-    let weekly = pb::WorkPlan { kind: pb::WorkPlanKind::Weekly as i32, period: "2026-06".into(), ..plan };
+    let weekly = pb::WorkPlan {
+        kind: pb::WorkPlanKind::Weekly as i32,
+        period: "2026-06".into(),
+        ..plan
+    };
     let err = client
-        .upsert_work_plan(rep(pb::UpsertWorkPlanRequest { plan: Some(weekly), etag: String::new() }))
+        .upsert_work_plan(rep(pb::UpsertWorkPlanRequest {
+            plan: Some(weekly),
+            etag: String::new(),
+        }))
         .await
         .expect_err("a month is not a week");
     assert_eq!(violated_fields(&err), ["plan.period"]);

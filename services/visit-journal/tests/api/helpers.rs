@@ -92,9 +92,10 @@ pub async fn spawn_app() -> TestApp {
             "customer_profile_endpoint": format!("http://127.0.0.1:{profile_port}"),
         },
     }));
-    let app = dossier_visit_journal::Application::build(&config, Arc::new(clock.clone()), visit_shutdown)
-        .await
-        .expect("visit-journal builds");
+    let app =
+        dossier_visit_journal::Application::build(&config, Arc::new(clock.clone()), visit_shutdown)
+            .await
+            .expect("visit-journal builds");
     let port = app.port();
     tokio::spawn(app.run_until_stopped());
 

@@ -66,7 +66,11 @@ async fn create(app: &TestApp, journal: pb::Journal) -> Result<pb::Journal, toni
         .map(|r| r.into_inner())
 }
 
-fn review_of(journal: &pb::Journal, decision: pb::ReviewDecision, comment: &str) -> pb::ReviewJournalRequest {
+fn review_of(
+    journal: &pb::Journal,
+    decision: pb::ReviewDecision,
+    comment: &str,
+) -> pb::ReviewJournalRequest {
     pb::ReviewJournalRequest {
         id: journal.id.clone(),
         decision: decision as i32,
@@ -96,17 +100,41 @@ async fn a_journal_walks_the_whole_chain_and_wrong_actors_are_denied_at_every_st
         .await
         .expect_err("not the author");
     assert_eq!(err.code(), Code::PermissionDenied);
-    let mut journal = client.submit_journal(rep(submit)).await.expect("submitted").into_inner();
-    assert_eq!(journal.awaiting_role, pb::SignOffRole::DepartmentHead as i32);
+    let mut journal = client
+        .submit_journal(rep(submit))
+        .await
+        .expect("submitted")
+        .into_inner();
+    assert_eq!(
+        journal.awaiting_role,
+        pb::SignOffRole::DepartmentHead as i32
+    );
 
     let west_head = |m| with_token(m, &token(Role::SalesManager, "head-west", "west"));
     // (the wrong actors at a step, the right one, the state after)
     type Req = pb::ReviewJournalRequest;
-    let steps: Vec<(Vec<fn(Req) -> tonic::Request<Req>>, fn(Req) -> tonic::Request<Req>, pb::JournalState)> = vec![
-        (vec![vice_president, accountant, rep], head, pb::JournalState::HeadApproved),
-        (vec![head, accountant], vice_president, pb::JournalState::VicePresidentApproved),
-        (vec![head, vice_president], accountant, pb::JournalState::AccountantConfirmed),
-        (vec![accountant, vice_president], cashier, pb::JournalState::Approved),
+    type As = fn(Req) -> tonic::Request<Req>;
+    let steps: Vec<(Vec<As>, As, pb::JournalState)> = vec![
+        (
+            vec![vice_president, accountant, rep],
+            head,
+            pb::JournalState::HeadApproved,
+        ),
+        (
+            vec![head, accountant],
+            vice_president,
+            pb::JournalState::VicePresidentApproved,
+        ),
+        (
+            vec![head, vice_president],
+            accountant,
+            pb::JournalState::AccountantConfirmed,
+        ),
+        (
+            vec![accountant, vice_president],
+            cashier,
+            pb::JournalState::Approved,
+        ),
     ];
     for (wrong, right, after) in steps {
         for who in wrong {
@@ -118,13 +146,21 @@ async fn a_journal_walks_the_whole_chain_and_wrong_actors_are_denied_at_every_st
         }
         if after == pb::JournalState::HeadApproved {
             let err = client
-                .review_journal(west_head(review_of(&journal, pb::ReviewDecision::Approve, "")))
+                .review_journal(west_head(review_of(
+                    &journal,
+                    pb::ReviewDecision::Approve,
+                    "",
+                )))
                 .await
                 .expect_err("another team's head");
             assert_eq!(err.code(), Code::PermissionDenied);
         }
         journal = client
-            .review_journal(right(review_of(&journal, pb::ReviewDecision::Approve, "同意")))
+            .review_journal(right(review_of(
+                &journal,
+                pb::ReviewDecision::Approve,
+                "同意",
+            )))
             .await
             .expect("signed")
             .into_inner();
@@ -141,7 +177,12 @@ async fn a_journal_walks_the_whole_chain_and_wrong_actors_are_denied_at_every_st
             pb::SignOffRole::Cashier as i32,
         ]
     );
-    assert!(journal.sign_offs.iter().all(|s| s.sign_time.is_some() && !s.actor_id.is_empty()));
+    assert!(
+        journal
+            .sign_offs
+            .iter()
+            .all(|s| s.sign_time.is_some() && !s.actor_id.is_empty())
+    );
     assert_eq!(journal.sign_offs[1].comment, "同意");
 
     // Approved is final: no edit, no new submission, no review.
@@ -152,7 +193,9 @@ async fn a_journal_walks_the_whole_chain_and_wrong_actors_are_denied_at_every_st
                 market_analysis: "改".into(),
                 ..pb::Journal::default()
             }),
-            update_mask: Some(prost_types::FieldMask { paths: vec!["market_analysis".into()] }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["market_analysis".into()],
+            }),
             etag: journal.etag.clone(),
         }))
         .await
@@ -168,7 +211,11 @@ async fn a_journal_walks_the_whole_chain_and_wrong_actors_are_denied_at_every_st
         .expect_err("approved");
     assert_eq!(err.code(), Code::FailedPrecondition);
     let err = client
-        .review_journal(head(review_of(&journal, pb::ReviewDecision::Return, "再看看")))
+        .review_journal(head(review_of(
+            &journal,
+            pb::ReviewDecision::Return,
+            "再看看",
+        )))
         .await
         .expect_err("approved");
     assert_eq!(err.code(), Code::FailedPrecondition);
@@ -183,15 +230,25 @@ async fn a_returned_journal_is_edited_and_resubmitted() {
     no_collections.collections.clear();
     let journal = create(&app, no_collections).await.expect("created");
     let journal = client
-        .submit_journal(rep(pb::SubmitJournalRequest { id: journal.id.clone(), etag: journal.etag.clone(), comment: String::new() }))
+        .submit_journal(rep(pb::SubmitJournalRequest {
+            id: journal.id.clone(),
+            etag: journal.etag.clone(),
+            comment: String::new(),
+        }))
         .await
         .expect("submitted")
         .into_inner();
 
     let err = client
         .update_journal(rep(pb::UpdateJournalRequest {
-            journal: Some(pb::Journal { id: journal.id.clone(), market_analysis: "x".into(), ..pb::Journal::default() }),
-            update_mask: Some(prost_types::FieldMask { paths: vec!["market_analysis".into()] }),
+            journal: Some(pb::Journal {
+                id: journal.id.clone(),
+                market_analysis: "x".into(),
+                ..pb::Journal::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["market_analysis".into()],
+            }),
             etag: String::new(),
         }))
         .await
@@ -204,7 +261,11 @@ async fn a_returned_journal_is_edited_and_resubmitted() {
         .expect_err("no comment");
     assert_eq!(violated_fields(&err), ["comment"]);
     let journal = client
-        .review_journal(head(review_of(&journal, pb::ReviewDecision::Return, "补充产品分析")))
+        .review_journal(head(review_of(
+            &journal,
+            pb::ReviewDecision::Return,
+            "补充产品分析",
+        )))
         .await
         .expect("returned")
         .into_inner();
@@ -212,8 +273,14 @@ async fn a_returned_journal_is_edited_and_resubmitted() {
 
     let journal = client
         .update_journal(rep(pb::UpdateJournalRequest {
-            journal: Some(pb::Journal { id: journal.id.clone(), product_analysis: "新品毛利高".into(), ..pb::Journal::default() }),
-            update_mask: Some(prost_types::FieldMask { paths: vec!["product_analysis".into()] }),
+            journal: Some(pb::Journal {
+                id: journal.id.clone(),
+                product_analysis: "新品毛利高".into(),
+                ..pb::Journal::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["product_analysis".into()],
+            }),
             etag: journal.etag.clone(),
         }))
         .await
@@ -222,7 +289,11 @@ async fn a_returned_journal_is_edited_and_resubmitted() {
     assert_eq!(journal.product_analysis, "新品毛利高");
     assert_eq!(journal.market_analysis, "竞品降价 5%");
     let journal = client
-        .submit_journal(rep(pb::SubmitJournalRequest { id: journal.id.clone(), etag: journal.etag.clone(), comment: "已补充".into() }))
+        .submit_journal(rep(pb::SubmitJournalRequest {
+            id: journal.id.clone(),
+            etag: journal.etag.clone(),
+            comment: "已补充".into(),
+        }))
         .await
         .expect("resubmitted")
         .into_inner();
@@ -237,14 +308,21 @@ async fn a_returned_journal_is_edited_and_resubmitted() {
     assert_eq!(journal.supervisor_evaluation, "认真");
     // No collections: the vice-president's approval is final.
     let journal = client
-        .review_journal(vice_president(review_of(&journal, pb::ReviewDecision::Approve, "")))
+        .review_journal(vice_president(review_of(
+            &journal,
+            pb::ReviewDecision::Approve,
+            "",
+        )))
         .await
         .expect("vp")
         .into_inner();
     assert_eq!(journal.state, pb::JournalState::Approved as i32);
 
     let inbox = client
-        .list_journals(head(pb::ListJournalsRequest { awaiting_my_review: true, ..Default::default() }))
+        .list_journals(head(pb::ListJournalsRequest {
+            awaiting_my_review: true,
+            ..Default::default()
+        }))
         .await
         .expect("listed")
         .into_inner();
@@ -258,14 +336,28 @@ async fn the_reviewers_inbox_lists_what_awaits_them() {
     let mut client = app.client.clone();
     let journal = create(&app, journal_of(&customer)).await.expect("created");
     client
-        .submit_journal(rep(pb::SubmitJournalRequest { id: journal.id.clone(), etag: String::new(), comment: String::new() }))
+        .submit_journal(rep(pb::SubmitJournalRequest {
+            id: journal.id.clone(),
+            etag: String::new(),
+            comment: String::new(),
+        }))
         .await
         .expect("submitted");
     let inbox = |request| {
         let mut client = app.client.clone();
-        async move { client.list_journals(request).await.expect("listed").into_inner().total_size }
+        async move {
+            client
+                .list_journals(request)
+                .await
+                .expect("listed")
+                .into_inner()
+                .total_size
+        }
     };
-    let mine = pb::ListJournalsRequest { awaiting_my_review: true, ..Default::default() };
+    let mine = pb::ListJournalsRequest {
+        awaiting_my_review: true,
+        ..Default::default()
+    };
     assert_eq!(inbox(head(mine.clone())).await, 1);
     assert_eq!(inbox(vice_president(mine.clone())).await, 0);
     assert_eq!(inbox(accountant(mine)).await, 0);
@@ -289,14 +381,24 @@ async fn bad_journals_are_refused_naming_the_field() {
     let mut negative = journal_of(&customer);
     negative.collections[0].amount_paid = "-1".into();
     let err = create(&app, negative).await.expect_err("negative");
-    assert_eq!(violated_fields(&err), ["journal.collections[0].amount_paid"]);
+    assert_eq!(
+        violated_fields(&err),
+        ["journal.collections[0].amount_paid"]
+    );
 
     let mut unknown = journal_of(&customer);
     unknown.collections[0].customer_id = "nobody".into();
     let err = create(&app, unknown).await.expect_err("unknown customer");
-    assert_eq!(violated_fields(&err), ["journal.collections[0].customer_id"]);
+    assert_eq!(
+        violated_fields(&err),
+        ["journal.collections[0].customer_id"]
+    );
 
-    create(&app, journal_of(&customer)).await.expect("first of the day");
-    let err = create(&app, journal_of(&customer)).await.expect_err("second of the day");
+    create(&app, journal_of(&customer))
+        .await
+        .expect("first of the day");
+    let err = create(&app, journal_of(&customer))
+        .await
+        .expect_err("second of the day");
     assert_eq!(err.code(), Code::AlreadyExists);
 }

@@ -21,7 +21,11 @@ fn row(customer: &str, visits: &[(i32, &str)]) -> pb::VisitPlanRow {
     }
 }
 
-async fn upsert(app: &TestApp, rows: Vec<pb::VisitPlanRow>, etag: &str) -> Result<pb::VisitPlan, tonic::Status> {
+async fn upsert(
+    app: &TestApp,
+    rows: Vec<pb::VisitPlanRow>,
+    etag: &str,
+) -> Result<pb::VisitPlan, tonic::Status> {
     app.client
         .clone()
         .upsert_visit_plan(rep(pb::UpsertVisitPlanRequest {
@@ -43,7 +47,10 @@ fn on(customer: &str, sequence: i32, date: &str) -> pb::Visit {
     }
 }
 
-async fn progress(app: &TestApp, request: pb::GetPlanProgressRequest) -> pb::GetPlanProgressResponse {
+async fn progress(
+    app: &TestApp,
+    request: pb::GetPlanProgressRequest,
+) -> pb::GetPlanProgressResponse {
     app.client
         .clone()
         .get_plan_progress(manager(request))
@@ -73,7 +80,10 @@ async fn plan_vs_done_matches_a_hand_computed_month() {
     upsert(
         &app,
         vec![
-            row(&a, &[(1, "2026-05-10"), (2, "2026-06-05"), (3, "2026-06-20")]),
+            row(
+                &a,
+                &[(1, "2026-05-10"), (2, "2026-06-05"), (3, "2026-06-20")],
+            ),
             row(&b, &[(1, "2026-06-10"), (2, "2026-06-25")]),
             row(&c, &[(1, "2026-06-01")]),
         ],
@@ -83,8 +93,12 @@ async fn plan_vs_done_matches_a_hand_computed_month() {
     .expect("plan");
     app.visit(on(&a, 2, "2026-06-03")).await.expect("a2 early");
     app.visit(on(&b, 1, "2026-06-12")).await.expect("b1 late");
-    app.visit(on(&c, 0, "2026-06-14")).await.expect("c unplanned");
-    app.visit(on(&a, 5, "2026-06-15")).await.expect("a5 not in plan");
+    app.visit(on(&c, 0, "2026-06-14"))
+        .await
+        .expect("c unplanned");
+    app.visit(on(&a, 5, "2026-06-15"))
+        .await
+        .expect("a5 not in plan");
 
     // Today is 2026-06-15. June for rep-1: planned a2 a3 b1 b2 c1 = 5; done a2 b1 = 2; on time
     // a2 = 1; missed c1 (06-01) = 1 (a1 is May's); unplanned c0 and a5 = 2; 2 / 5 = 40 %.
@@ -146,11 +160,18 @@ async fn plan_vs_done_matches_a_hand_computed_month() {
     let plan = app
         .client
         .clone()
-        .get_visit_plan(rep(pb::GetVisitPlanRequest { salesperson_id: String::new(), year: 2026 }))
+        .get_visit_plan(rep(pb::GetVisitPlanRequest {
+            salesperson_id: String::new(),
+            year: 2026,
+        }))
         .await
         .expect("plan")
         .into_inner();
-    let a_row = plan.rows.iter().find(|r| r.customer_id == a).expect("a's row");
+    let a_row = plan
+        .rows
+        .iter()
+        .find(|r| r.customer_id == a)
+        .expect("a's row");
     let states: Vec<(i32, &str, i32)> = a_row
         .visits
         .iter()
@@ -179,7 +200,10 @@ async fn a_next_visit_date_plans_the_next_number_and_a_plan_written_later_takes_
     let plan = app
         .client
         .clone()
-        .get_visit_plan(rep(pb::GetVisitPlanRequest { salesperson_id: "rep-1".into(), year: 2026 }))
+        .get_visit_plan(rep(pb::GetVisitPlanRequest {
+            salesperson_id: "rep-1".into(),
+            year: 2026,
+        }))
         .await
         .expect("plan made by the visit")
         .into_inner();
@@ -192,30 +216,68 @@ async fn a_next_visit_date_plans_the_next_number_and_a_plan_written_later_takes_
     assert_eq!(planned, [(2, "2026-07-01")]);
 
     // Writing visit 1 into the plan afterwards links the visit already recorded.
-    let plan = upsert(&app, vec![row(&d, &[(1, "2026-06-14"), (2, "2026-07-01")])], &plan.etag)
-        .await
-        .expect("replaced");
+    let plan = upsert(
+        &app,
+        vec![row(&d, &[(1, "2026-06-14"), (2, "2026-07-01")])],
+        &plan.etag,
+    )
+    .await
+    .expect("replaced");
     let first = &plan.rows[0].visits[0];
     assert_eq!(first.actual_date, "2026-06-15");
     assert!(!first.visit_id.is_empty());
+
+    // Once its date has passed without a visit, the next one is missed.
+    app.clock.advance(chrono::Duration::days(20));
+    let plan = app
+        .client
+        .clone()
+        .get_visit_plan(rep(pb::GetVisitPlanRequest {
+            salesperson_id: String::new(),
+            year: 2026,
+        }))
+        .await
+        .expect("plan")
+        .into_inner();
+    assert_eq!(
+        plan.rows[0].visits[1].state,
+        pb::PlannedVisitState::Missed as i32
+    );
 }
 
 #[tokio::test]
 async fn plans_refuse_bad_rows_duplicates_and_stale_etags() {
     let app = spawn_app().await;
     let a = app.customer("甲公司", "R01", 1).await;
-    let err = upsert(&app, vec![row(&a, &[(13, "2026-06-01")])], "").await.expect_err("13");
+    let err = upsert(&app, vec![row(&a, &[(13, "2026-06-01")])], "")
+        .await
+        .expect_err("13");
     assert_eq!(violated_fields(&err), ["plan.rows[0].visits[0].number"]);
-    let err = upsert(&app, vec![row(&a, &[(1, "2025-06-01")])], "").await.expect_err("other year");
-    assert_eq!(violated_fields(&err), ["plan.rows[0].visits[0].planned_date"]);
-    let err = upsert(&app, vec![row("nobody", &[(1, "2026-06-01")])], "").await.expect_err("unknown");
+    let err = upsert(&app, vec![row(&a, &[(1, "2025-06-01")])], "")
+        .await
+        .expect_err("other year");
+    assert_eq!(
+        violated_fields(&err),
+        ["plan.rows[0].visits[0].planned_date"]
+    );
+    let err = upsert(&app, vec![row("nobody", &[(1, "2026-06-01")])], "")
+        .await
+        .expect_err("unknown");
     assert_eq!(violated_fields(&err), ["plan.rows[0].customer_id"]);
 
-    let plan = upsert(&app, vec![row(&a, &[(1, "2026-06-01")])], "").await.expect("created");
-    let err = upsert(&app, vec![row(&a, &[(1, "2026-06-02")])], "").await.expect_err("exists");
+    let plan = upsert(&app, vec![row(&a, &[(1, "2026-06-01")])], "")
+        .await
+        .expect("created");
+    let err = upsert(&app, vec![row(&a, &[(1, "2026-06-02")])], "")
+        .await
+        .expect_err("exists");
     assert_eq!(err.code(), Code::AlreadyExists);
-    let replaced = upsert(&app, vec![row(&a, &[(1, "2026-06-02")])], &plan.etag).await.expect("replaced");
-    let err = upsert(&app, vec![row(&a, &[(1, "2026-06-03")])], &plan.etag).await.expect_err("stale");
+    let replaced = upsert(&app, vec![row(&a, &[(1, "2026-06-02")])], &plan.etag)
+        .await
+        .expect("replaced");
+    let err = upsert(&app, vec![row(&a, &[(1, "2026-06-03")])], &plan.etag)
+        .await
+        .expect_err("stale");
     assert_eq!(err.code(), Code::Aborted);
     assert_eq!(replaced.rows[0].visits[0].planned_date, "2026-06-02");
 
@@ -225,7 +287,11 @@ async fn plans_refuse_bad_rows_duplicates_and_stale_etags() {
         .get_plan_progress(as_user(
             Role::SalesRep,
             "rep-2",
-            pb::GetPlanProgressRequest { year: 2026, salesperson_id: "rep-1".into(), ..Default::default() },
+            pb::GetPlanProgressRequest {
+                year: 2026,
+                salesperson_id: "rep-1".into(),
+                ..Default::default()
+            },
         ))
         .await
         .expect_err("another's figures");

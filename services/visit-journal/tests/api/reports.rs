@@ -34,10 +34,15 @@ async fn file(app: &TestApp, report: pb::Report) -> Result<pb::Report, tonic::St
 async fn an_urgent_report_reaches_a_watching_manager_at_once_and_stays_unread_until_acknowledged() {
     let app = spawn_app().await;
     let customer = app.customer("杭州精工机械有限公司", "R01", 1).await;
-    let backlog = file(&app, report(pb::ReportKind::Urgent, &customer, "早先的紧急报告"))
+    let backlog = file(
+        &app,
+        report(pb::ReportKind::Urgent, &customer, "早先的紧急报告"),
+    )
+    .await
+    .expect("filed");
+    file(&app, report(pb::ReportKind::Daily, &customer, "日报"))
         .await
-        .expect("filed");
-    file(&app, report(pb::ReportKind::Daily, &customer, "日报")).await.expect("daily");
+        .expect("daily");
 
     let mut stream = app
         .client
@@ -53,9 +58,12 @@ async fn an_urgent_report_reaches_a_watching_manager_at_once_and_stays_unread_un
         .expect("a report");
     assert_eq!(first.id, backlog.id);
 
-    let live = file(&app, report(pb::ReportKind::Urgent, &customer, "紧急：客户停产"))
-        .await
-        .expect("filed");
+    let live = file(
+        &app,
+        report(pb::ReportKind::Urgent, &customer, "紧急：客户停产"),
+    )
+    .await
+    .expect("filed");
     let pushed = tokio::time::timeout(Duration::from_secs(5), stream.next())
         .await
         .expect("pushed in time")
@@ -83,7 +91,10 @@ async fn an_urgent_report_reaches_a_watching_manager_at_once_and_stays_unread_un
     let err = app
         .client
         .clone()
-        .acknowledge_report(rep(pb::AcknowledgeReportRequest { id: live.id.clone(), ..Default::default() }))
+        .acknowledge_report(rep(pb::AcknowledgeReportRequest {
+            id: live.id.clone(),
+            ..Default::default()
+        }))
         .await
         .expect_err("a salesperson does not acknowledge");
     assert_eq!(err.code(), Code::PermissionDenied);
@@ -106,26 +117,42 @@ async fn an_urgent_report_reaches_a_watching_manager_at_once_and_stays_unread_un
 #[tokio::test]
 async fn bad_reports_are_refused_and_other_teams_are_not_watched() {
     let app = spawn_app().await;
-    let err = file(&app, report(pb::ReportKind::Unspecified, "", "x")).await.expect_err("kind");
+    let err = file(&app, report(pb::ReportKind::Unspecified, "", "x"))
+        .await
+        .expect_err("kind");
     assert_eq!(violated_fields(&err), ["report.kind"]);
-    let err = file(&app, report(pb::ReportKind::Periodic, "", "月报")).await.expect_err("period");
+    let err = file(&app, report(pb::ReportKind::Periodic, "", "月报"))
+        .await
+        .expect_err("period");
     assert_eq!(violated_fields(&err), ["report.period"]);
-    let monthly = pb::Report { period: "2026-06".into(), ..report(pb::ReportKind::Periodic, "", "月报") };
+    let monthly = pb::Report {
+        period: "2026-06".into(),
+        ..report(pb::ReportKind::Periodic, "", "月报")
+    };
     file(&app, monthly).await.expect("periodic with a period");
-    let err = file(&app, report(pb::ReportKind::Daily, "nobody", "x")).await.expect_err("customer");
+    let err = file(&app, report(pb::ReportKind::Daily, "nobody", "x"))
+        .await
+        .expect_err("customer");
     assert_eq!(violated_fields(&err), ["report.customer_id"]);
 
     let err = app
         .client
         .clone()
-        .watch_urgent_reports(manager(pb::WatchUrgentReportsRequest { team: "west".into(), since_time: None }))
+        .watch_urgent_reports(manager(pb::WatchUrgentReportsRequest {
+            team: "west".into(),
+            since_time: None,
+        }))
         .await
         .expect_err("another team");
     assert_eq!(err.code(), Code::PermissionDenied);
     let err = app
         .client
         .clone()
-        .watch_urgent_reports(as_user(Role::SalesRep, "rep-1", pb::WatchUrgentReportsRequest::default()))
+        .watch_urgent_reports(as_user(
+            Role::SalesRep,
+            "rep-1",
+            pb::WatchUrgentReportsRequest::default(),
+        ))
         .await
         .expect_err("a salesperson");
     assert_eq!(err.code(), Code::PermissionDenied);

@@ -168,7 +168,11 @@ async fn a_day_of_visits_lists_in_route_order() {
         .await
         .expect("listed")
         .into_inner();
-    let order: Vec<&str> = listed.visits.iter().map(|v| v.customer_id.as_str()).collect();
+    let order: Vec<&str> = listed
+        .visits
+        .iter()
+        .map(|v| v.customer_id.as_str())
+        .collect();
     assert_eq!(order, [first.as_str(), second.as_str(), third.as_str()]);
 }
 
@@ -268,7 +272,11 @@ async fn finance_may_not_record_visits_and_salespeople_see_only_their_own() {
     let err = app
         .client
         .clone()
-        .get_visit(as_user(Role::SalesRep, "rep-2", pb::GetVisitRequest { id: visit.id }))
+        .get_visit(as_user(
+            Role::SalesRep,
+            "rep-2",
+            pb::GetVisitRequest { id: visit.id },
+        ))
         .await
         .expect_err("not his");
     assert_eq!(err.code(), Code::PermissionDenied);

@@ -50,13 +50,28 @@ pub async fn run(
         args.concurrency, args.seconds, args.warmup
     );
     if cfg!(debug_assertions) {
-        println!("WARNING: this is a debug build; its figures mean little. Use `cargo run --release -- bench --only visits`.");
+        println!(
+            "WARNING: this is a debug build; its figures mean little. Use `cargo run --release -- bench --only visits`."
+        );
     }
-    let secret = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    let secret = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
     let sqlite_dir = dir.join("visits");
     std::fs::create_dir_all(&sqlite_dir)?;
     let sqlite = |file: &str| format!("sqlite://{}?mode=rwc", sqlite_dir.join(file).display());
-    backend(args, load, dir, &secret, "sqlite", &sqlite("visit-journal.db"), &sqlite("bare-insert.db")).await?;
+    backend(
+        args,
+        load,
+        dir,
+        &secret,
+        "sqlite",
+        &sqlite("visit-journal.db"),
+        &sqlite("bare-insert.db"),
+    )
+    .await?;
     match postgres {
         Some(admin) => {
             let name = format!("bench_{run}_visits");
@@ -65,12 +80,18 @@ pub async fn run(
             let url = dossier_kit::config::with_database_name(admin, &name);
             backend(args, load, dir, &secret, "postgres", &url, &url).await?;
         }
-        None => println!("postgres   skipped: give --postgres URL or set DOSSIER_TEST_POSTGRES_URL"),
+        None => {
+            println!("postgres   skipped: give --postgres URL or set DOSSIER_TEST_POSTGRES_URL")
+        }
     }
     Ok(())
 }
 
-fn bearer(secret: &str, sub: &str, role: Role) -> anyhow::Result<tonic::metadata::MetadataValue<tonic::metadata::Ascii>> {
+fn bearer(
+    secret: &str,
+    sub: &str,
+    role: Role,
+) -> anyhow::Result<tonic::metadata::MetadataValue<tonic::metadata::Ascii>> {
     let token = mint_hs256(
         &SecretString::from(secret.to_owned()),
         ISSUER,
@@ -88,9 +109,14 @@ fn bearer(secret: &str, sub: &str, role: Role) -> anyhow::Result<tonic::metadata
     format!("Bearer {token}").parse().context("token header")
 }
 
-fn with<T>(bearer: &tonic::metadata::MetadataValue<tonic::metadata::Ascii>, message: T) -> tonic::Request<T> {
+fn with<T>(
+    bearer: &tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
+    message: T,
+) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
-    request.metadata_mut().insert("authorization", bearer.clone());
+    request
+        .metadata_mut()
+        .insert("authorization", bearer.clone());
     request
 }
 
@@ -115,14 +141,16 @@ async fn start(
             .await
             .map_err(anyhow::Error::msg)?;
         let port = app.port();
-        let task = tokio::spawn(async move { app.run_until_stopped().await.map_err(anyhow::Error::msg) });
+        let task =
+            tokio::spawn(async move { app.run_until_stopped().await.map_err(anyhow::Error::msg) });
         Ok(Running::new(port, trigger, task))
     } else {
         let app = dossier_visit_journal::Application::build(&config, clock, shutdown)
             .await
             .map_err(anyhow::Error::msg)?;
         let port = app.port();
-        let task = tokio::spawn(async move { app.run_until_stopped().await.map_err(anyhow::Error::msg) });
+        let task =
+            tokio::spawn(async move { app.run_until_stopped().await.map_err(anyhow::Error::msg) });
         Ok(Running::new(port, trigger, task))
     }
 }
@@ -225,7 +253,12 @@ async fn insert_rows(
 }
 
 /// Seeds the year: plans, planned visits, and the visits that fulfilled most past ones.
-async fn seed(url: &str, customers: &[String], year: i32, today: NaiveDate) -> anyhow::Result<(usize, usize)> {
+async fn seed(
+    url: &str,
+    customers: &[String],
+    year: i32,
+    today: NaiveDate,
+) -> anyhow::Result<(usize, usize)> {
     let db = dossier_kit::db::connect(url).await?;
     let now = Utc::now();
     let mut plans = Vec::new();
@@ -236,8 +269,15 @@ async fn seed(url: &str, customers: &[String], year: i32, today: NaiveDate) -> a
         let sp = format!("sp-{s:03}");
         let plan_id = uuid::Uuid::now_v7().to_string();
         plans.push(vec![
-            plan_id.clone().into(), sp.clone().into(), sp.clone().into(), "east".into(), year.into(),
-            1i64.into(), now.into(), now.into(), "bench".into(),
+            plan_id.clone().into(),
+            sp.clone().into(),
+            sp.clone().into(),
+            "east".into(),
+            year.into(),
+            1i64.into(),
+            now.into(),
+            now.into(),
+            "bench".into(),
         ]);
         for (c, customer) in customers.iter().enumerate() {
             for n in 0..12i64 {
@@ -260,26 +300,100 @@ async fn seed(url: &str, customers: &[String], year: i32, today: NaiveDate) -> a
                         ..pb::Visit::default()
                     };
                     visits.push(vec![
-                        id.clone().into(), sp.clone().into(), "east".into(), customer.clone().into(),
-                        made_date.clone().into(), made.year().into(), (n as i32 + 1).into(), false.into(),
-                        "R01".into(), (c as i32).into(), 1i64.into(), now.into(), body.encode_to_vec().into(),
+                        id.clone().into(),
+                        sp.clone().into(),
+                        "east".into(),
+                        customer.clone().into(),
+                        made_date.clone().into(),
+                        made.year().into(),
+                        (n as i32 + 1).into(),
+                        false.into(),
+                        "R01".into(),
+                        (c as i32).into(),
+                        1i64.into(),
+                        now.into(),
+                        body.encode_to_vec().into(),
                     ]);
                     (Some(made_date), Some(id))
                 } else {
                     (None, None)
                 };
                 planned.push(vec![
-                    plan_id.clone().into(), sp.clone().into(), "east".into(), year.into(), customer.clone().into(),
-                    format!("客户{c}").into(), (c as i32 + 1).into(), (n as i32 + 1).into(),
-                    Some(date.clone()).into(), Some(date[..7].to_owned()).into(), actual.into(), visit_id.into(),
+                    plan_id.clone().into(),
+                    sp.clone().into(),
+                    "east".into(),
+                    year.into(),
+                    customer.clone().into(),
+                    format!("客户{c}").into(),
+                    (c as i32 + 1).into(),
+                    (n as i32 + 1).into(),
+                    Some(date.clone()).into(),
+                    Some(date[..7].to_owned()).into(),
+                    actual.into(),
+                    visit_id.into(),
                 ]);
             }
         }
     }
     let (planned_count, visit_count) = (planned.len(), visits.len());
-    insert_rows(&db, "visit_plans", &["id", "salesperson_id", "salesperson_name", "team", "year", "version", "created_at", "updated_at", "updated_by"], plans).await?;
-    insert_rows(&db, "planned_visits", &["plan_id", "salesperson_id", "team", "year", "customer_id", "customer_name", "row_no", "number", "planned_date", "planned_month", "actual_date", "visit_id"], planned).await?;
-    insert_rows(&db, "visits", &["id", "salesperson_id", "team", "customer_id", "visit_date", "visit_year", "sequence", "open_objections", "route_code", "route_order", "version", "created_at", "body"], visits).await?;
+    insert_rows(
+        &db,
+        "visit_plans",
+        &[
+            "id",
+            "salesperson_id",
+            "salesperson_name",
+            "team",
+            "year",
+            "version",
+            "created_at",
+            "updated_at",
+            "updated_by",
+        ],
+        plans,
+    )
+    .await?;
+    insert_rows(
+        &db,
+        "planned_visits",
+        &[
+            "plan_id",
+            "salesperson_id",
+            "team",
+            "year",
+            "customer_id",
+            "customer_name",
+            "row_no",
+            "number",
+            "planned_date",
+            "planned_month",
+            "actual_date",
+            "visit_id",
+        ],
+        planned,
+    )
+    .await?;
+    insert_rows(
+        &db,
+        "visits",
+        &[
+            "id",
+            "salesperson_id",
+            "team",
+            "customer_id",
+            "visit_date",
+            "visit_year",
+            "sequence",
+            "open_objections",
+            "route_code",
+            "route_order",
+            "version",
+            "created_at",
+            "body",
+        ],
+        visits,
+    )
+    .await?;
     if db.get_database_backend() == DbBackend::Postgres {
         db.execute_unprepared("ANALYZE").await?;
     }
@@ -297,8 +411,17 @@ async fn backend(
     visit_url: &str,
     bare_url: &str,
 ) -> anyhow::Result<()> {
-    let profile_db = format!("sqlite://{}?mode=rwc", dir.join(format!("visits-cp-{backend}.db")).display());
-    let profile = start(dir, secret, "customer_profile", serde_json::json!({"listen": "127.0.0.1:0", "database_url": profile_db})).await?;
+    let profile_db = format!(
+        "sqlite://{}?mode=rwc",
+        dir.join(format!("visits-cp-{backend}.db")).display()
+    );
+    let profile = start(
+        dir,
+        secret,
+        "customer_profile",
+        serde_json::json!({"listen": "127.0.0.1:0", "database_url": profile_db}),
+    )
+    .await?;
     let visits_app = start(
         dir,
         secret,
@@ -313,9 +436,18 @@ async fn backend(
     let archivist = bearer(secret, "bench", Role::Archivist)?;
     let mut customers_client = CustomerServiceClient::new(connect(profile.port).await?);
     let mut customers = Vec::with_capacity(CUSTOMERS);
-    for (i, card) in crate::demo_data::demo_customers(CUSTOMERS, 2026).into_iter().enumerate() {
+    for (i, card) in crate::demo_data::demo_customers(CUSTOMERS, 2026)
+        .into_iter()
+        .enumerate()
+    {
         let created = customers_client
-            .create_customer(with(&archivist, CreateCustomerRequest { customer: Some(card), request_id: format!("bench-{i}") }))
+            .create_customer(with(
+                &archivist,
+                CreateCustomerRequest {
+                    customer: Some(card),
+                    request_id: format!("bench-{i}"),
+                },
+            ))
             .await
             .context("creating a bench customer")?
             .into_inner();
@@ -337,7 +469,11 @@ async fn backend(
         "CREATE TABLE IF NOT EXISTS bench_bare_insert (id VARCHAR(64) PRIMARY KEY, payload BYTEA)",
     )
     .await?;
-    let payload = pb::Visit { objective: "了解用油情况，推介新品".repeat(4), ..pb::Visit::default() }.encode_to_vec();
+    let payload = pb::Visit {
+        objective: "了解用油情况，推介新品".repeat(4),
+        ..pb::Visit::default()
+    }
+    .encode_to_vec();
     let bare_backend = bare.get_database_backend();
     let bare_op = {
         let bare = bare.clone();
@@ -378,7 +514,8 @@ async fn backend(
             let customers = customers.clone();
             let run_id = run_id.clone();
             async move {
-                let mut client = VisitServiceClient::new(channels[n as usize % channels.len()].clone());
+                let mut client =
+                    VisitServiceClient::new(channels[n as usize % channels.len()].clone());
                 let now = dossier_kit::time::to_timestamp(Utc::now() - Days::minutes(5));
                 let visit = pb::Visit {
                     customer_id: customers[n as usize % customers.len()].clone(),
@@ -390,19 +527,32 @@ async fn backend(
                 };
                 let request = with(
                     &tokens[n as usize % tokens.len()],
-                    pb::RecordVisitRequest { visit: Some(visit), request_id: format!("{run_id}-{n}") },
+                    pb::RecordVisitRequest {
+                        visit: Some(visit),
+                        request_id: format!("{run_id}-{n}"),
+                    },
                 );
                 client.record_visit(request).await.is_ok()
             }
         }
     };
     let (rate, p50, p99, errors) = closed_loop(load, record).await;
-    println!("{:<30} {:<10} {:>9} {:>8} {:>8} {:>7} {:>14}", "measurement", "backend", "ops/s", "p50 ms", "p99 ms", "errors", "vs bare insert");
-    println!("{:<30} {backend:<10} {bare_rate:>9.0} {bare_p50:>8.2} {bare_p99:>8.2} {bare_errors:>7} {:>14}", "bare 1-row insert", "1.00");
+    println!(
+        "{:<30} {:<10} {:>9} {:>8} {:>8} {:>7} {:>14}",
+        "measurement", "backend", "ops/s", "p50 ms", "p99 ms", "errors", "vs bare insert"
+    );
+    println!(
+        "{:<30} {backend:<10} {bare_rate:>9.0} {bare_p50:>8.2} {bare_p99:>8.2} {bare_errors:>7} {:>14}",
+        "bare 1-row insert", "1.00"
+    );
     println!(
         "{:<30} {backend:<10} {rate:>9.0} {p50:>8.2} {p99:>8.2} {errors:>7} {:>14.2}",
         "RecordVisit",
-        if bare_rate > 0.0 { rate / bare_rate } else { 0.0 }
+        if bare_rate > 0.0 {
+            rate / bare_rate
+        } else {
+            0.0
+        }
     );
 
     // Plan-vs-done: one salesperson's month, and the whole sales force's year.
@@ -410,9 +560,34 @@ async fn backend(
     let mut client = VisitServiceClient::new(channels[0].clone());
     let month = format!("{year}-{:02}", today.month());
     let queries = [
-        ("progress: 1 salesperson, month", pb::GetPlanProgressRequest { year, month: month.clone(), salesperson_id: "sp-007".into(), ..Default::default() }, 20),
-        ("progress: 200 × year by person", pb::GetPlanProgressRequest { year, group_by: vec![pb::ProgressDimension::Salesperson as i32], ..Default::default() }, 5),
-        ("progress: all, year by month", pb::GetPlanProgressRequest { year, group_by: vec![pb::ProgressDimension::Month as i32], ..Default::default() }, 5),
+        (
+            "progress: 1 salesperson, month",
+            pb::GetPlanProgressRequest {
+                year,
+                month: month.clone(),
+                salesperson_id: "sp-007".into(),
+                ..Default::default()
+            },
+            20,
+        ),
+        (
+            "progress: 200 × year by person",
+            pb::GetPlanProgressRequest {
+                year,
+                group_by: vec![pb::ProgressDimension::Salesperson as i32],
+                ..Default::default()
+            },
+            5,
+        ),
+        (
+            "progress: all, year by month",
+            pb::GetPlanProgressRequest {
+                year,
+                group_by: vec![pb::ProgressDimension::Month as i32],
+                ..Default::default()
+            },
+            5,
+        ),
     ];
     for (label, request, times) in queries {
         let mut took = Vec::new();
