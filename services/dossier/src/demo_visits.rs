@@ -226,7 +226,7 @@ pub async fn load(
                     } else {
                         "继续跟进".into()
                     },
-                    open_objections: if offset % 5 == 0 {
+                    open_objections: if offset.is_multiple_of(5) {
                         "对价格有异议".into()
                     } else {
                         String::new()

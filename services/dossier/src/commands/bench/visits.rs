@@ -284,7 +284,7 @@ async fn seed(
                 let day = jan1 + Days::days(n * 30 + ((s + c) % 28) as i64);
                 let date = day.format("%Y-%m-%d").to_string();
                 // Four in five past visits were made, a few days either side of the plan.
-                let done = day < today && (s * 7 + c * 3 + n as usize) % 5 != 0;
+                let done = day < today && !(s * 7 + c * 3 + n as usize).is_multiple_of(5);
                 let (actual, visit_id): (Option<String>, Option<String>) = if done {
                     let made = day + Days::days(((s + c + n as usize) % 7) as i64 - 3);
                     let id = uuid::Uuid::now_v7().to_string();
