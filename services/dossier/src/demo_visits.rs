@@ -275,8 +275,10 @@ pub async fn load(
                 "journal",
             )?;
             // Older journals are submitted and signed by the team's head; recent ones stay open.
+            // A replayed request answers with the journal as it stands: sign only fresh drafts.
             if let Some(journal) = journal
                 && offset < 20
+                && journal.state == pb::JournalState::Draft as i32
             {
                 let submitted = visits
                     .submit_journal(me.request(pb::SubmitJournalRequest {
