@@ -174,6 +174,8 @@ impl MigrationTrait for CreateVisitJournal {
                 .col(int("visit_year"))
                 .col(int("sequence"))
                 .col(flag("open_objections"))
+                // Whether the visit fills a planned visit: the unplanned count reads it.
+                .col(flag("plan_matched"))
                 .col(text("route_code"))
                 .col(int("route_order"))
                 .col(big("version"))

@@ -385,6 +385,13 @@ impl Store {
             vec![plan_id.clone().into()],
         )
         .await?;
+        execute(
+            &txn,
+            "UPDATE visits SET plan_matched = EXISTS (SELECT 1 FROM planned_visits p WHERE p.visit_id = visits.id) \
+             WHERE salesperson_id = ? AND visit_year = ?",
+            vec![owner.salesperson_id.into(), owner.year.into()],
+        )
+        .await?;
         emit(
             &self.outbox,
             &txn,
@@ -499,8 +506,8 @@ impl Store {
 
         let mut planned_filter = vec!["year = ?".to_owned()];
         let mut planned_values: Vec<Value> = vec![filter.today.clone().into(), filter.year.into()];
-        let mut visit_filter = vec!["visit_year = ?".to_owned()];
-        let mut visit_values: Vec<Value> = vec![filter.year.into()];
+        let mut visit_filter = vec!["visit_year = ?".to_owned(), "plan_matched = ?".to_owned()];
+        let mut visit_values: Vec<Value> = vec![filter.year.into(), false.into()];
         for (value, planned_column, visit_column) in [
             (&filter.month, "planned_month", "substr(visit_date, 1, 7)"),
             (&filter.salesperson_id, "salesperson_id", "salesperson_id"),
@@ -526,8 +533,7 @@ impl Store {
             group(&planned_keys)
         );
         let unplanned_sql = format!(
-            "SELECT {}, COUNT(*) AS unplanned FROM visits WHERE {} \
-             AND NOT EXISTS (SELECT 1 FROM planned_visits p WHERE p.visit_id = visits.id){}",
+            "SELECT {}, COUNT(*) AS unplanned FROM visits WHERE {}{}",
             select(&visit_keys),
             visit_filter.join(" AND "),
             group(&visit_keys)

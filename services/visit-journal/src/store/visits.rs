@@ -52,6 +52,7 @@ impl Store {
     pub async fn record_visit(&self, new: NewVisit<'_>) -> Result<pb::Visit, Problem> {
         let visit = &new.visit;
         let txn = begin_write(&self.db).await?;
+        let mut matched = false;
         if visit.sequence > 0
             && let Some(plan_id) = fill_actual(
                 &txn,
@@ -65,6 +66,7 @@ impl Store {
             .await?
         {
             touch_plan(&txn, &plan_id, new.actor, new.now).await?;
+            matched = true;
         }
         if let Some(next_year) = new.next_year {
             let owner = PlanOwner {
@@ -92,8 +94,8 @@ impl Store {
         }
         execute(
             &txn,
-            "INSERT INTO visits (id, salesperson_id, team, customer_id, visit_date, visit_year, sequence, open_objections, route_code, route_order, version, created_at, body) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
+            "INSERT INTO visits (id, salesperson_id, team, customer_id, visit_date, visit_year, sequence, open_objections, plan_matched, route_code, route_order, version, created_at, body) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
             vec![
                 visit.id.clone().into(),
                 visit.salesperson_id.clone().into(),
@@ -103,6 +105,7 @@ impl Store {
                 new.year.into(),
                 visit.sequence.into(),
                 (!visit.open_objections.trim().is_empty()).into(),
+                matched.into(),
                 new.route.0.clone().into(),
                 new.route.1.into(),
                 new.now.into(),
