@@ -7,6 +7,7 @@
 mod commands;
 mod demo_complaints;
 mod demo_data;
+mod demo_visits;
 mod services;
 
 use std::path::PathBuf;

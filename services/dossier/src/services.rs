@@ -29,81 +29,45 @@ pub struct ServiceEntry {
         fn(Config, SharedClock, ShutdownSignal) -> BoxFuture<'static, Result<Started, String>>,
 }
 
-/// Every service built so far. The gateway comes last: `dossier up` points it at the ports the
-/// services before it were given.
+/// A [`ServiceEntry`] for a service crate. Every service crate has the same face — consts
+/// `SERVICE_NAME` and `GRPC_SERVICE`, and an `Application` with `build`, `port`, `database` and
+/// `run_until_stopped` — so one macro starts them all.
+macro_rules! service_entry {
+    ($krate:ident) => {
+        ServiceEntry {
+            name: $krate::SERVICE_NAME,
+            start: |config: Config, clock: SharedClock, shutdown: ShutdownSignal| {
+                Box::pin(async move {
+                    let app = $krate::Application::build(&config, clock, shutdown).await?;
+                    Ok(Started {
+                        name: $krate::SERVICE_NAME,
+                        grpc_service: $krate::GRPC_SERVICE,
+                        port: app.port(),
+                        database: app.database(),
+                        run: Box::pin(app.run_until_stopped()),
+                    })
+                })
+            },
+        }
+    };
+}
+
+/// Every service built so far, customer-profile first (the others ask it about customers). The
+/// gateway comes last: `dossier up` points it at the ports the services before it were given.
 pub const SERVICES: &[ServiceEntry] = &[
-    ServiceEntry {
-        name: dossier_customer_profile::SERVICE_NAME,
-        start: start_customer_profile,
-    },
-    ServiceEntry {
-        name: dossier_complaints::SERVICE_NAME,
-        start: start_complaints,
-    },
-    ServiceEntry {
-        name: dossier_gateway::SERVICE_NAME,
-        start: start_gateway,
-    },
+    service_entry!(dossier_customer_profile),
+    service_entry!(dossier_visit_journal),
+    service_entry!(dossier_complaints),
+    service_entry!(dossier_gateway),
 ];
 
 /// The configuration sections of the services that ask customer-profile about customers: `dossier
 /// up` points them at the customer-profile it started.
-pub const CUSTOMER_PROFILE_CLIENTS: &[&str] = &["complaints"];
+pub const CUSTOMER_PROFILE_CLIENTS: &[&str] = &["visit_journal", "complaints"];
 
 /// The configuration key of the gateway's address for `service`.
 pub fn upstream_key(service: &str) -> String {
     format!("{}.upstreams.{service}", dossier_gateway::CONFIG_SECTION)
-}
-
-fn start_gateway(
-    config: Config,
-    clock: SharedClock,
-    shutdown: ShutdownSignal,
-) -> BoxFuture<'static, Result<Started, String>> {
-    Box::pin(async move {
-        let app = dossier_gateway::Application::build(&config, clock, shutdown).await?;
-        Ok(Started {
-            name: dossier_gateway::SERVICE_NAME,
-            grpc_service: dossier_gateway::GRPC_SERVICE,
-            port: app.port(),
-            database: app.database(),
-            run: Box::pin(app.run_until_stopped()),
-        })
-    })
-}
-
-fn start_customer_profile(
-    config: Config,
-    clock: SharedClock,
-    shutdown: ShutdownSignal,
-) -> BoxFuture<'static, Result<Started, String>> {
-    Box::pin(async move {
-        let app = dossier_customer_profile::Application::build(&config, clock, shutdown).await?;
-        Ok(Started {
-            name: dossier_customer_profile::SERVICE_NAME,
-            grpc_service: dossier_customer_profile::GRPC_SERVICE,
-            port: app.port(),
-            database: app.database(),
-            run: Box::pin(app.run_until_stopped()),
-        })
-    })
-}
-
-fn start_complaints(
-    config: Config,
-    clock: SharedClock,
-    shutdown: ShutdownSignal,
-) -> BoxFuture<'static, Result<Started, String>> {
-    Box::pin(async move {
-        let app = dossier_complaints::Application::build(&config, clock, shutdown).await?;
-        Ok(Started {
-            name: dossier_complaints::SERVICE_NAME,
-            grpc_service: dossier_complaints::GRPC_SERVICE,
-            port: app.port(),
-            database: app.database(),
-            run: Box::pin(app.run_until_stopped()),
-        })
-    })
 }
 
 /// Finds a service by name.

@@ -26,6 +26,9 @@ pub struct DemoArgs {
     /// complaints' address (its demo complaints are loaded after the customers).
     #[arg(long, default_value = "http://127.0.0.1:50064")]
     pub complaints_endpoint: String,
+    /// visit-journal's address (its demo plans, visits and journals).
+    #[arg(long, default_value = "http://127.0.0.1:50062")]
+    pub visit_endpoint: String,
     /// How many customers.
     #[arg(long, default_value_t = DEFAULT_COUNT)]
     pub count: usize,
@@ -45,6 +48,10 @@ pub async fn demo(config: &Config, args: DemoArgs) -> anyhow::Result<()> {
     let complaints =
         crate::demo_complaints::load(&config, &args.endpoint, &args.complaints_endpoint).await?;
     println!("{complaints}");
+    println!(
+        "{}",
+        crate::demo_visits::load(&config, &args.visit_endpoint, &args.endpoint).await?
+    );
     Ok(())
 }
 

@@ -88,10 +88,20 @@ pub async fn up(config: &Config, args: UpArgs) -> anyhow::Result<()> {
             {
                 Ok(summary) => {
                     println!("demo data: {summary}");
-                    let complaints = endpoints.iter().find(|(n, _)| n == "complaints");
-                    if let Some((_, port)) = complaints {
-                        let at = format!("http://127.0.0.1:{port}");
-                        match crate::demo_complaints::load(&config, &endpoint, &at).await {
+                    let at = |service: &str| {
+                        endpoints
+                            .iter()
+                            .find(|(name, _)| name == service)
+                            .map(|(_, port)| format!("http://127.0.0.1:{port}"))
+                    };
+                    if let Some(visits) = at(dossier_visit_journal::SERVICE_NAME) {
+                        match crate::demo_visits::load(&config, &visits, &endpoint).await {
+                            Ok(summary) => println!("demo visits: {summary}"),
+                            Err(error) => eprintln!("demo visits not loaded: {error:#}"),
+                        }
+                    }
+                    if let Some(complaints) = at(dossier_complaints::SERVICE_NAME) {
+                        match crate::demo_complaints::load(&config, &endpoint, &complaints).await {
                             Ok(summary) => println!("demo complaints: {summary}"),
                             Err(error) => eprintln!("demo complaints not loaded: {error:#}"),
                         }

@@ -17,6 +17,7 @@
 
 mod baseline;
 mod load;
+mod visits;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -59,6 +60,8 @@ pub enum Only {
     Create,
     /// Both.
     All,
+    /// visit-journal: `RecordVisit` and plan-vs-done over a year of data (see `visits.rs`).
+    Visits,
 }
 
 /// Options of `dossier bench`.
@@ -152,6 +155,9 @@ async fn run_all(
     run: &str,
     created: &mut Vec<String>,
 ) -> anyhow::Result<()> {
+    if args.only == Only::Visits {
+        return visits::run(args, load, dir, postgres, run, created).await;
+    }
     let secret = format!(
         "{}{}",
         uuid::Uuid::new_v4().simple(),
