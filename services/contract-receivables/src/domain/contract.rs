@@ -578,6 +578,7 @@ mod tests {
         line.quantity = Decimal::from(3);
         let request = AmendmentRequest {
             reason: "客户减量".into(),
+            effective_date: Some(date("2026-06-10")),
             lines: Some(vec![line.clone()]),
             ..Default::default()
         };

@@ -349,9 +349,11 @@ mod tests {
             receivable("b", 200, "2026-03-01"),
             receivable("c", 300, "2026-05-20"),
         ];
-        let aging = Aging::of(&rs, date("2026-05-01"));
+        let aging = Aging::of(&rs, date("2026-05-15"));
         assert_eq!(aging.total(), Decimal::from(600));
         assert_eq!(aging.buckets[3].0, Decimal::from(100));
+        assert_eq!(aging.buckets[1].0, Decimal::from(200));
+        assert_eq!(aging.max_days_overdue, 104);
         assert_eq!(aging.not_due, Decimal::from(300));
     }
 }

@@ -172,6 +172,8 @@ impl TestApp {
                         name: format!("测试客户{n}有限公司"),
                         credit_code: credit_code(n),
                         region: "华东/杭州".into(),
+                        address: "浙江省杭州市西湖区文三路 138 号".into(),
+                        phone: "0571-88123456".into(),
                         ..cpb::Customer::default()
                     }),
                     request_id: format!("cust-{n}-{}", uuid::Uuid::new_v4()),
