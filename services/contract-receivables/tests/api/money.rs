@@ -125,7 +125,12 @@ async fn bad_input_is_refused_naming_the_field_and_stores_nothing() {
         ("abc", "not a number"),
     ] {
         let status = app
-            .pay(&customer, amount, app.today(), &format!("bad-{why}"))
+            .pay(
+                &customer,
+                amount,
+                app.today(),
+                &format!("bad-{}", why.replace(' ', "-")),
+            )
             .await
             .expect_err(why);
         assert_eq!(violated_fields(&status), vec!["payment.amount"], "{why}");
@@ -234,7 +239,7 @@ async fn claims_plans_and_deferrals_move_the_debt() {
     let mut client = app.client.clone();
     let c = app.active(&customer, "HT-DEBT", "100", "30.00", None).await;
     let d = app
-        .deliver(&c.id, "100", date("2026-05-01"))
+        .deliver(&c.id, "100", date("2026-06-01"))
         .await
         .expect("delivered");
 
@@ -273,7 +278,7 @@ async fn claims_plans_and_deferrals_move_the_debt() {
     assert_eq!(decided.state, pb::ReturnClaimState::Approved as i32);
     assert_eq!(app.status(&customer).await.open_receivables, "2800.00");
 
-    // Aging on 2026-06-15: due 2026-05-31, 15 days overdue → 0–30 bucket.
+    // Aging on 2026-06-15: due 2026-07-01, not yet due → 0–30 bucket, nothing overdue.
     let aging = client
         .get_aging(finance(pb::GetAgingRequest {
             customer_id: customer.clone(),
@@ -283,7 +288,8 @@ async fn claims_plans_and_deferrals_move_the_debt() {
         .expect("aging")
         .into_inner();
     assert_eq!(aging.buckets[0].amount, "2800.00");
-    assert_eq!(aging.overdue_amount, "2800.00");
+    assert_eq!(aging.not_due_amount, "2800.00");
+    assert_eq!(aging.overdue_amount, "0.00");
 
     // A repayment agreement over the debt, two instalments.
     let plan = client
@@ -426,7 +432,7 @@ async fn claims_plans_and_deferrals_move_the_debt() {
         );
     }
 
-    // The performance sheet of June: the delivery was in May, the collection in June.
+    // The performance sheet of June: the delivery and the first collection.
     let sheet = client
         .get_performance(finance(pb::GetPerformanceRequest {
             customer_id: customer.clone(),
@@ -435,19 +441,29 @@ async fn claims_plans_and_deferrals_move_the_debt() {
         .await
         .expect("performance")
         .into_inner();
-    assert_eq!(sheet.sales_amount, "0.00");
+    assert_eq!(sheet.sales_amount, "3000.00");
     assert_eq!(sheet.collected_amount, "1400.00");
     assert_eq!(sheet.cumulative_sales, "3000.00");
     assert_eq!(sheet.cumulative_collections, "1400.00");
-    let may = client
+    assert_eq!(sheet.lines.len(), 1);
+    assert_eq!(sheet.lines[0].goods_value, "3000.00");
+    assert_eq!(sheet.lines[0].collected_amount, "1400.00");
+    assert!(sheet.credit_evaluation.is_some());
+    let july = client
         .get_performance(finance(pb::GetPerformanceRequest {
             customer_id: customer.clone(),
-            period: "2026-05".into(),
+            period: "2026-Q3".into(),
         }))
         .await
         .expect("performance")
         .into_inner();
-    assert_eq!(may.lines.len(), 1);
-    assert_eq!(may.lines[0].goods_value, "3000.00");
-    assert!(may.credit_evaluation.is_some());
+    // Due 2026-07-01, open on 2026-08-05: 35 days late → C, by the stated rule.
+    let evaluation = july.credit_evaluation.expect("evaluated");
+    assert_eq!(
+        evaluation.rating,
+        pb::CreditRating::C as i32,
+        "{}",
+        evaluation.rule
+    );
+    assert_eq!(july.cumulative_sales, "3000.00");
 }
