@@ -74,14 +74,14 @@ impl Ledger {
         key: &Key<'_>,
         failure: Problem,
     ) -> Result<T, Problem> {
-        if matches!(failure, Problem::Internal(_)) {
-            if let Some(done) = self
+        // A unique violation on the request key surfaces as an internal database error.
+        if matches!(failure, Problem::Internal(_))
+            && let Some(done) = self
                 .store
                 .replay(scope, key.request_id, key.fingerprint)
                 .await?
-            {
-                return Ok(done);
-            }
+        {
+            return Ok(done);
         }
         Err(failure)
     }
