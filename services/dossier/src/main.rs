@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod commands;
+mod demo_contract;
 mod demo_data;
 mod services;
 

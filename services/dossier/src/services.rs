@@ -30,10 +30,34 @@ pub struct ServiceEntry {
 }
 
 /// Every service built so far.
-pub const SERVICES: &[ServiceEntry] = &[ServiceEntry {
-    name: dossier_customer_profile::SERVICE_NAME,
-    start: start_customer_profile,
-}];
+pub const SERVICES: &[ServiceEntry] = &[
+    ServiceEntry {
+        name: dossier_customer_profile::SERVICE_NAME,
+        start: start_customer_profile,
+    },
+    ServiceEntry {
+        name: dossier_contract_receivables::SERVICE_NAME,
+        start: start_contract_receivables,
+    },
+];
+
+fn start_contract_receivables(
+    config: Config,
+    clock: SharedClock,
+    shutdown: ShutdownSignal,
+) -> BoxFuture<'static, Result<Started, String>> {
+    Box::pin(async move {
+        let app =
+            dossier_contract_receivables::Application::build(&config, clock, shutdown).await?;
+        Ok(Started {
+            name: dossier_contract_receivables::SERVICE_NAME,
+            grpc_service: dossier_contract_receivables::GRPC_SERVICE,
+            port: app.port(),
+            database: app.database(),
+            run: Box::pin(app.run_until_stopped()),
+        })
+    })
+}
 
 fn start_customer_profile(
     config: Config,

@@ -23,6 +23,9 @@ pub struct DemoArgs {
     /// customer-profile's address.
     #[arg(long, default_value = "http://127.0.0.1:50061")]
     pub endpoint: String,
+    /// contract-receivables' address (its demo contracts, deliveries and payments).
+    #[arg(long, default_value = "http://127.0.0.1:50063")]
+    pub contract_endpoint: String,
     /// How many customers.
     #[arg(long, default_value_t = DEFAULT_COUNT)]
     pub count: usize,
@@ -38,6 +41,9 @@ pub async fn demo(config: &Config, args: DemoArgs) -> anyhow::Result<()> {
         None => config.clone(),
     };
     let summary = load(&config, &args.endpoint, args.count).await?;
+    println!("{summary}");
+    let summary =
+        crate::demo_contract::load(&config, &args.endpoint, &args.contract_endpoint).await?;
     println!("{summary}");
     Ok(())
 }

@@ -78,6 +78,16 @@ pub async fn up(config: &Config, args: UpArgs) -> anyhow::Result<()> {
             {
                 Ok(summary) => {
                     println!("demo data: {summary}");
+                    let contracts = endpoints
+                        .iter()
+                        .find(|(name, _)| name == dossier_contract_receivables::SERVICE_NAME);
+                    if let Some((_, cr)) = contracts {
+                        let cr = format!("http://127.0.0.1:{cr}");
+                        match crate::demo_contract::load(&config, &endpoint, &cr).await {
+                            Ok(summary) => println!("demo data: {summary}"),
+                            Err(error) => eprintln!("contract demo data not loaded: {error:#}"),
+                        }
+                    }
                     println!("demo users (dossier token --role <role> --sub <sub> --team <team>):");
                     for (sub, name, team) in crate::demo_data::demo_sales_reps() {
                         let role = if sub.starts_with("mgr-") {

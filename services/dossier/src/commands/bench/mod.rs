@@ -17,6 +17,7 @@
 
 mod baseline;
 mod load;
+mod payments;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -56,6 +57,8 @@ pub enum Only {
     Create,
     /// Both.
     All,
+    /// contract-receivables' `RecordPayment` beside a bare single-row insert.
+    Payments,
 }
 
 /// Options of `dossier bench`.
@@ -95,6 +98,9 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         window: Duration::try_from_secs_f64(args.seconds).context("--seconds")?,
     };
     anyhow::ensure!(!load.window.is_zero(), "--seconds must be more than 0");
+    if args.only == Only::Payments {
+        return payments::run(&args).await;
+    }
     // Warnings of the servers (a failing database, say) show; RUST_LOG overrides.
     let telemetry = dossier_kit::config::TelemetrySettings {
         log_filter: "warn".into(),
