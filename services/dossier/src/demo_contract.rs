@@ -162,7 +162,7 @@ async fn load_customer(
             ..Default::default()
         })?)
         .await?;
-    let terms = if i % 2 == 0 {
+    let terms = if i.is_multiple_of(2) {
         pb::PaymentTerms {
             net_days: 30,
             discount_percent: "2".into(),
@@ -308,7 +308,7 @@ async fn load_customer(
             .await?;
     }
     // A damaged-goods claim for every fifth customer; a repayment agreement for the slow payers.
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         let (_, d) = &deliveries[deliveries.len() - 2];
         let claim = client
             .file_return_claim(manager.request(pb::FileReturnClaimRequest {
