@@ -4,7 +4,9 @@
 
 mod parse;
 
+use std::collections::HashSet;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 
 use dossier_kit::auth::Caller;
 use dossier_kit::customers::{CustomerDirectory, authorization_of};
@@ -43,6 +45,9 @@ use parse::{optional_date, required, required_date};
 pub struct ContractApi {
     ledger: Ledger,
     directory: CustomerDirectory,
+    /// Customers this process has seen on file here already: payments of a known customer
+    /// skip the lookup (a cache of `Store::knows_customer`, which only ever turns true).
+    known: Arc<Mutex<HashSet<String>>>,
     shutdown: ShutdownSignal,
 }
 
@@ -116,6 +121,7 @@ impl ContractApi {
         Self {
             ledger,
             directory,
+            known: Arc::default(),
             shutdown,
         }
     }
@@ -139,8 +145,14 @@ impl ContractApi {
         if id.trim().is_empty() {
             return Err(Problem::invalid(field, "is required"));
         }
-        if !always && self.ledger.store().knows_customer(id).await? {
-            return Ok(());
+        if !always {
+            let cached = self.known.lock().map(|k| k.contains(id)).unwrap_or(false);
+            if cached || self.ledger.store().knows_customer(id).await? {
+                if !cached && let Ok(mut known) = self.known.lock() {
+                    known.insert(id.to_owned());
+                }
+                return Ok(());
+            }
         }
         self.directory
             .require_active(id, field, auth.as_ref())

@@ -259,13 +259,8 @@ impl Ledger {
         input: PaymentInput,
         key: Key<'_>,
     ) -> Result<Payment, Problem> {
-        if let Some(done) = self
-            .store
-            .replay(PAYMENT, key.request_id, key.fingerprint)
-            .await?
-        {
-            return Ok(done);
-        }
+        // No replay check before the transaction: the one inside it, under the customer's
+        // lock, is the one that counts, and payments are the hot path.
         match self.try_pay(caller, &input, &key).await {
             Ok(p) => Ok(p),
             Err(e) => self.settle_race(PAYMENT, &key, e).await,
