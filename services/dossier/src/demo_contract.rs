@@ -261,6 +261,37 @@ async fn load_customer(
             .into_inner();
         deliveries.push((days_ago, d));
     }
+    // A damaged-goods claim for every fifth customer, decided before the money comes in.
+    if i.is_multiple_of(5) {
+        let (_, d) = &deliveries[deliveries.len() - 2];
+        let claim = client
+            .file_return_claim(manager.request(pb::FileReturnClaimRequest {
+                claim: Some(pb::ReturnClaim {
+                    delivery_id: d.id.clone(),
+                    kind: pb::ReturnClaimKind::Compensation as i32,
+                    amount: "500.00".into(),
+                    reason: "到货两桶破损".into(),
+                    ..Default::default()
+                }),
+                request_id: rid("claim"),
+            })?)
+            .await?
+            .into_inner();
+        client
+            .decide_return_claim(manager.request(pb::DecideReturnClaimRequest {
+                id: claim.id,
+                decision: pb::Decision::Approve as i32,
+                responsibility: Some(pb::ResponsibilityFinding {
+                    party: pb::ResponsibleParty::Carrier as i32,
+                    cause: "运输途中装卸不当".into(),
+                    finding: "承运方负责, 向承运方追偿".into(),
+                    ..Default::default()
+                }),
+                etag: claim.etag,
+                ..Default::default()
+            })?)
+            .await?;
+    }
     // Payment behaviour by customer: prompt (with discounts), late, partial, or an overpayment.
     let amount = |d: &pb::Delivery| d.amount.parse::<Decimal>().unwrap_or_default();
     let mut paid = Vec::new();
@@ -307,37 +338,7 @@ async fn load_customer(
             })?)
             .await?;
     }
-    // A damaged-goods claim for every fifth customer; a repayment agreement for the slow payers.
-    if i.is_multiple_of(5) {
-        let (_, d) = &deliveries[deliveries.len() - 2];
-        let claim = client
-            .file_return_claim(manager.request(pb::FileReturnClaimRequest {
-                claim: Some(pb::ReturnClaim {
-                    delivery_id: d.id.clone(),
-                    kind: pb::ReturnClaimKind::Compensation as i32,
-                    amount: "500.00".into(),
-                    reason: "到货两桶破损".into(),
-                    ..Default::default()
-                }),
-                request_id: rid("claim"),
-            })?)
-            .await?
-            .into_inner();
-        client
-            .decide_return_claim(manager.request(pb::DecideReturnClaimRequest {
-                id: claim.id,
-                decision: pb::Decision::Approve as i32,
-                responsibility: Some(pb::ResponsibilityFinding {
-                    party: pb::ResponsibleParty::Carrier as i32,
-                    cause: "运输途中装卸不当".into(),
-                    finding: "承运方负责, 向承运方追偿".into(),
-                    ..Default::default()
-                }),
-                etag: claim.etag,
-                ..Default::default()
-            })?)
-            .await?;
-    }
+    // A repayment agreement for the slow payers.
     if i % 4 == 2 {
         let open = client
             .list_receivables(finance.request(pb::ListReceivablesRequest {

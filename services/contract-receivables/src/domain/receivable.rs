@@ -119,7 +119,10 @@ pub fn apply_payment(
             continue;
         }
         let discount = match r.discount_due_date {
-            Some(last_day) if date <= last_day && !r.discount_percent.is_zero() => {
+            // Inside the window: from the invoice's issue to its last discount day.
+            Some(last_day)
+                if r.issue_date <= date && date <= last_day && !r.discount_percent.is_zero() =>
+            {
                 percent_of(open, r.discount_percent)
             }
             _ => Decimal::ZERO,
@@ -318,6 +321,14 @@ mod tests {
         let (alloc, _) = apply_payment(&mut rs, Decimal::from(980), date("2026-06-12"), now);
         assert_eq!(alloc[0].discount_amount, Decimal::ZERO);
         assert_eq!(rs[0].open_amount(), Decimal::from(20));
+    }
+
+    #[test]
+    fn money_dated_before_the_invoice_earns_no_discount_on_it() {
+        let now = DateTime::from_timestamp(0, 0).expect("time");
+        let mut rs = vec![receivable("a", 1000, "2026-06-01")];
+        let (alloc, _) = apply_payment(&mut rs, Decimal::from(980), date("2026-05-30"), now);
+        assert_eq!(alloc[0].discount_amount, Decimal::ZERO);
     }
 
     #[test]
