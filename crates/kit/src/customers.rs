@@ -79,9 +79,7 @@ impl CustomerDirectory {
             id: customer_id.to_owned(),
         });
         if let Some(value) = authorization {
-            request
-                .metadata_mut()
-                .insert("authorization", value.clone());
+            request.metadata_mut().insert("authorization", value.clone());
         }
         let mut client = self.client.clone();
         match client.get_customer(request).await {
@@ -103,9 +101,9 @@ impl CustomerDirectory {
                 Code::NotFound | Code::InvalidArgument => {
                     Problem::invalid(field, format!("no customer {customer_id}"))
                 }
-                Code::PermissionDenied => {
-                    Problem::denied(format!("not allowed to act for customer {customer_id}"))
-                }
+                Code::PermissionDenied => Problem::denied(format!(
+                    "not allowed to act for customer {customer_id}"
+                )),
                 Code::Unauthenticated => Problem::Unauthenticated {
                     message: "credentials refused by customer-profile".into(),
                 },
