@@ -274,9 +274,13 @@ impl Ledger {
         key: &Key<'_>,
     ) -> Result<Payment, Problem> {
         let mut tx = self.begin(&input.customer_id).await?;
-        if let Some(done) = tx.replay(PAYMENT, key.request_id, key.fingerprint).await? {
-            return Ok(done);
-        }
+        // The key is claimed first, under the customer's lock: a repeat whose twin committed
+        // fails here on the key's uniqueness before doing any work, and `settle_race` answers
+        // it with the first result (or ALREADY_EXISTS for other content). One statement fewer
+        // than check-then-record on the hottest path.
+        let payment_id = new_id();
+        tx.remember(PAYMENT, key.request_id, key.fingerprint, &payment_id)
+            .await?;
         let mut targets: Vec<Receivable> = if !input.receivable_ids.is_empty() {
             let mut directed = Vec::new();
             for (i, id) in input.receivable_ids.iter().enumerate() {
@@ -340,7 +344,7 @@ impl Ledger {
             tx.set_credit(credit);
         }
         let payment = Payment {
-            id: new_id(),
+            id: payment_id,
             customer_id: input.customer_id.clone(),
             contract_id: input.contract_id.clone(),
             amount: input.amount,
@@ -358,8 +362,6 @@ impl Ledger {
             created_by: caller.sub.clone(),
         };
         tx.put(&payment).await?;
-        tx.remember(PAYMENT, key.request_id, key.fingerprint, &payment.id)
-            .await?;
         tx.emit(
             "payment.recorded",
             &payment.id,
