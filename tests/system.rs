@@ -31,6 +31,7 @@ fn start(dir: &std::path::Path, demo: bool) -> (Running, u16) {
         .arg("up")
         .current_dir(dir)
         .env("DOSSIER_CUSTOMER_PROFILE_LISTEN", "127.0.0.1:0")
+        .env("DOSSIER_CONTRACT_RECEIVABLES_LISTEN", "127.0.0.1:0")
         .env("RUST_LOG", "warn")
         // Idle client connections can hold hyper's graceful shutdown open (hyperium/hyper#4170);
         // the grace period bounds it. A short one keeps the test quick.

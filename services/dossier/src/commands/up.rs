@@ -44,6 +44,7 @@ pub async fn up(config: &Config, args: UpArgs) -> anyhow::Result<()> {
     let (trigger, shutdown) = ShutdownSignal::from_os();
 
     let mut started = Vec::new();
+    let mut config = config;
     for entry in services::SERVICES {
         let service = (entry.start)(
             config.clone(),
@@ -53,6 +54,11 @@ pub async fn up(config: &Config, args: UpArgs) -> anyhow::Result<()> {
         .await
         .map_err(anyhow::Error::msg)
         .with_context(|| format!("starting {}", entry.name))?;
+        // The services started after customer-profile ask it about customers where it runs.
+        if service.name == dossier_customer_profile::SERVICE_NAME {
+            let endpoint = format!("http://127.0.0.1:{}", service.port);
+            config = config.set("contract_receivables.customer_profile_endpoint", endpoint);
+        }
         started.push(service);
     }
     print_banner(&started, &common.data_dir);
