@@ -24,7 +24,7 @@ impl Drop for Running {
     }
 }
 
-/// Starts `dossier up` in `dir` on a free port and returns the port it printed.
+/// Starts `dossier up` in `dir` on free ports and returns the gateway's (the public endpoint).
 fn start(dir: &std::path::Path, demo: bool) -> (Running, u16) {
     let mut command = Command::new(BINARY);
     command
@@ -32,6 +32,9 @@ fn start(dir: &std::path::Path, demo: bool) -> (Running, u16) {
         .current_dir(dir)
         .env("DOSSIER_CUSTOMER_PROFILE_LISTEN", "127.0.0.1:0")
         .env("DOSSIER_COMPLAINTS_LISTEN", "127.0.0.1:0")
+        .env("DOSSIER_CONTRACT_RECEIVABLES_LISTEN", "127.0.0.1:0")
+        .env("DOSSIER_VISIT_JOURNAL_LISTEN", "127.0.0.1:0")
+        .env("DOSSIER_GATEWAY_LISTEN", "127.0.0.1:0")
         .env("RUST_LOG", "warn")
         // Idle client connections can hold hyper's graceful shutdown open (hyperium/hyper#4170);
         // the grace period bounds it. A short one keeps the test quick.
@@ -51,6 +54,9 @@ fn start(dir: &std::path::Path, demo: bool) -> (Running, u16) {
             .next()
             .expect("dossier printed its endpoints")
             .expect("utf-8 line");
+        if !line.trim_start().starts_with("gateway ") {
+            continue;
+        }
         if let Some(rest) = line.split("grpc://127.0.0.1:").nth(1) {
             break rest
                 .split_whitespace()
@@ -108,7 +114,7 @@ async fn dossier_up_serves_a_client_end_to_end() {
     let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
     let status = health
         .check(tonic_health::pb::HealthCheckRequest {
-            service: "dossier.customer.v1.CustomerService".into(),
+            service: "dossier.gateway.v1.AccessService".into(),
         })
         .await
         .expect("health")

@@ -6,6 +6,7 @@
 
 mod commands;
 mod demo_complaints;
+mod demo_contract;
 mod demo_data;
 mod demo_visits;
 mod services;

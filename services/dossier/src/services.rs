@@ -57,13 +57,15 @@ macro_rules! service_entry {
 pub const SERVICES: &[ServiceEntry] = &[
     service_entry!(dossier_customer_profile),
     service_entry!(dossier_visit_journal),
+    service_entry!(dossier_contract_receivables),
     service_entry!(dossier_complaints),
     service_entry!(dossier_gateway),
 ];
 
 /// The configuration sections of the services that ask customer-profile about customers: `dossier
 /// up` points them at the customer-profile it started.
-pub const CUSTOMER_PROFILE_CLIENTS: &[&str] = &["visit_journal", "complaints"];
+pub const CUSTOMER_PROFILE_CLIENTS: &[&str] =
+    &["visit_journal", "contract_receivables", "complaints"];
 
 /// The configuration key of the gateway's address for `service`.
 pub fn upstream_key(service: &str) -> String {

@@ -29,6 +29,9 @@ pub struct DemoArgs {
     /// visit-journal's address (its demo plans, visits and journals).
     #[arg(long, default_value = "http://127.0.0.1:50062")]
     pub visit_endpoint: String,
+    /// contract-receivables' address (its demo contracts, deliveries and payments).
+    #[arg(long, default_value = "http://127.0.0.1:50063")]
+    pub contract_endpoint: String,
     /// How many customers.
     #[arg(long, default_value_t = DEFAULT_COUNT)]
     pub count: usize,
@@ -52,6 +55,9 @@ pub async fn demo(config: &Config, args: DemoArgs) -> anyhow::Result<()> {
         "{}",
         crate::demo_visits::load(&config, &args.visit_endpoint, &args.endpoint).await?
     );
+    let summary =
+        crate::demo_contract::load(&config, &args.endpoint, &args.contract_endpoint).await?;
+    println!("{summary}");
     Ok(())
 }
 

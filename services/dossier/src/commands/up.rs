@@ -106,6 +106,12 @@ pub async fn up(config: &Config, args: UpArgs) -> anyhow::Result<()> {
                             Err(error) => eprintln!("demo complaints not loaded: {error:#}"),
                         }
                     }
+                    if let Some(contracts) = at(dossier_contract_receivables::SERVICE_NAME) {
+                        match crate::demo_contract::load(&config, &endpoint, &contracts).await {
+                            Ok(summary) => println!("demo contracts: {summary}"),
+                            Err(error) => eprintln!("demo contracts not loaded: {error:#}"),
+                        }
+                    }
                     println!("demo users (dossier token --role <role> --sub <sub> --team <team>):");
                     for (sub, name, team) in crate::demo_data::demo_sales_reps() {
                         let role = if sub.starts_with("mgr-") {

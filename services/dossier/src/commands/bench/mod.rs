@@ -17,6 +17,7 @@
 
 mod baseline;
 mod load;
+mod payments;
 mod visits;
 
 use std::path::Path;
@@ -62,6 +63,8 @@ pub enum Only {
     All,
     /// visit-journal: `RecordVisit` and plan-vs-done over a year of data (see `visits.rs`).
     Visits,
+    /// contract-receivables' `RecordPayment` beside a bare single-row insert.
+    Payments,
 }
 
 /// Options of `dossier bench`.
@@ -101,6 +104,9 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         window: Duration::try_from_secs_f64(args.seconds).context("--seconds")?,
     };
     anyhow::ensure!(!load.window.is_zero(), "--seconds must be more than 0");
+    if args.only == Only::Payments {
+        return payments::run(&args).await;
+    }
     // Warnings of the servers (a failing database, say) show; RUST_LOG overrides.
     let telemetry = dossier_kit::config::TelemetrySettings {
         log_filter: "warn".into(),
