@@ -24,6 +24,8 @@ pub struct Stack {
     pub profile_trigger: Option<ShutdownTrigger>,
     profile_db: TestDb,
     _gateway_db: TestDb,
+    _other_dbs: Vec<TestDb>,
+    other_triggers: Vec<ShutdownTrigger>,
     gateway_trigger: ShutdownTrigger,
     data_dir: tempfile::TempDir,
 }
@@ -31,6 +33,9 @@ pub struct Stack {
 impl Drop for Stack {
     fn drop(&mut self) {
         self.gateway_trigger.fire();
+        for trigger in &self.other_triggers {
+            trigger.fire();
+        }
         if let Some(trigger) = &self.profile_trigger {
             trigger.fire();
         }
@@ -72,16 +77,89 @@ pub async fn spawn_stack() -> Stack {
 
 /// A stack whose gateway settings are overridden by `gateway` (merged into the defaults).
 pub async fn spawn_stack_with(gateway: serde_json::Value) -> Stack {
+    spawn(gateway, false).await
+}
+
+/// Every service behind the gateway (visit-journal, contract-receivables and complaints too).
+pub async fn spawn_full_stack() -> Stack {
+    spawn(serde_json::json!({}), true).await
+}
+
+/// Starts one of the services that ask customer-profile about customers.
+async fn start_other(
+    section: &str,
+    db_url: &str,
+    data_dir: &std::path::Path,
+    profile_port: u16,
+    clock: &ManualClock,
+) -> (u16, ShutdownTrigger) {
+    let config = Config::from_values(serde_json::json!({
+        "data_dir": data_dir.display().to_string(),
+        "auth": auth_config(),
+        "telemetry": {"log_filter": "warn"},
+        section: {"listen": "127.0.0.1:0", "database_url": db_url,
+                  "customer_profile_endpoint": format!("http://127.0.0.1:{profile_port}")},
+    }));
+    let (trigger, shutdown) = shutdown_pair();
+    let clock: dossier_kit::clock::SharedClock = Arc::new(clock.clone());
+    let port = match section {
+        "visit_journal" => {
+            let app = dossier_visit_journal::Application::build(&config, clock, shutdown)
+                .await
+                .expect("visit-journal builds");
+            let port = app.port();
+            tokio::spawn(app.run_until_stopped());
+            port
+        }
+        "contract_receivables" => {
+            let app = dossier_contract_receivables::Application::build(&config, clock, shutdown)
+                .await
+                .expect("contract-receivables builds");
+            let port = app.port();
+            tokio::spawn(app.run_until_stopped());
+            port
+        }
+        _ => {
+            let app = dossier_complaints::Application::build(&config, clock, shutdown)
+                .await
+                .expect("complaints builds");
+            let port = app.port();
+            tokio::spawn(app.run_until_stopped());
+            port
+        }
+    };
+    (port, trigger)
+}
+
+async fn spawn(gateway: serde_json::Value, all: bool) -> Stack {
     let profile_db = TestDb::new().await;
     let gateway_db = TestDb::new().await;
     let data_dir = tempfile::tempdir().expect("data dir");
     let clock = ManualClock::new(start_time());
     let (profile_port, profile_trigger) =
         start_profile(&profile_db.url, data_dir.path(), 0, &clock).await;
+    let mut upstreams =
+        serde_json::json!({"customer-profile": format!("http://127.0.0.1:{profile_port}")});
+    let mut other_dbs = Vec::new();
+    let mut other_triggers = Vec::new();
+    if all {
+        for (section, name) in [
+            ("visit_journal", "visit-journal"),
+            ("contract_receivables", "contract-receivables"),
+            ("complaints", "complaints"),
+        ] {
+            let db = TestDb::new().await;
+            let (port, trigger) =
+                start_other(section, &db.url, data_dir.path(), profile_port, &clock).await;
+            upstreams[name] = serde_json::json!(format!("http://127.0.0.1:{port}"));
+            other_dbs.push(db);
+            other_triggers.push(trigger);
+        }
+    }
     let mut settings = serde_json::json!({
         "listen": "127.0.0.1:0",
         "database_url": gateway_db.url,
-        "upstreams": {"customer-profile": format!("http://127.0.0.1:{profile_port}")},
+        "upstreams": upstreams,
         "relation_cache_secs": 60,
     });
     if let (Some(base), Some(extra)) = (settings.as_object_mut(), gateway.as_object()) {
@@ -116,6 +194,8 @@ pub async fn spawn_stack_with(gateway: serde_json::Value) -> Stack {
         profile_trigger: Some(profile_trigger),
         profile_db,
         _gateway_db: gateway_db,
+        _other_dbs: other_dbs,
+        other_triggers,
         gateway_trigger,
         data_dir,
     }

@@ -67,6 +67,14 @@ const CANARIES: &[Canary] = &[
     canary("notes", Internal, "内部备注CNRYINT01"),
 ];
 
+/// Canaries in a complaint about the customer (附表八): the complainant's phone is personal, the
+/// analysis and notes internal, the content business.
+const COMPLAINT_CANARIES: &[Canary] = &[
+    canary("complaint.complainant_phone", Personal, "13924681357"),
+    canary("complaint.content", Business, "到货延迟CNRYBUS07"),
+    canary("complaint.notes", Internal, "投诉备注CNRYINT02"),
+];
+
 fn canary_customer() -> pb::Customer {
     let value = |path: &str| {
         CANARIES
@@ -306,7 +314,7 @@ async fn call_raw(
 
 #[tokio::test]
 async fn no_canary_reaches_a_caller_who_may_not_see_it_and_every_one_reaches_who_may() {
-    let stack = spawn_stack().await;
+    let stack = spawn_full_stack().await;
     let planted = create(&stack, canary_customer()).await;
     let id = planted.id.clone();
     for c in CANARIES {
@@ -344,6 +352,35 @@ async fn no_canary_reaches_a_caller_who_may_not_see_it_and_every_one_reaches_who
         ))
         .await
         .expect("approved");
+
+    // A complaint about it, filed by the service desk through the gateway.
+    let complaint_value = |path: &str| {
+        COMPLAINT_CANARIES
+            .iter()
+            .find(|c| c.path == path)
+            .map(|c| c.value.to_owned())
+            .expect("planted")
+    };
+    dossier_proto::complaint::complaint_service_client::ComplaintServiceClient::new(
+        stack.raw_channel(),
+    )
+    .file_complaint(Who::new(Role::CustomerService, "cs-1", "east").req(
+        dossier_proto::complaint::FileComplaintRequest {
+            complaint: Some(dossier_proto::complaint::Complaint {
+                customer_id: id.clone(),
+                complaint_time: Some(dossier_kit::time::to_timestamp(start_time())),
+                complainant: "王建国".into(),
+                complainant_phone: complaint_value("complaint.complainant_phone"),
+                subject: "交货延迟".into(),
+                content: complaint_value("complaint.content"),
+                notes: complaint_value("complaint.notes"),
+                ..Default::default()
+            }),
+            request_id: "matrix-complaint".into(),
+        },
+    ))
+    .await
+    .expect("complaint filed");
 
     let mut failures = Vec::new();
     for (who, relation) in callers() {
@@ -436,6 +473,7 @@ async fn no_canary_reaches_a_caller_who_may_not_see_it_and_every_one_reaches_who
     }
 
     // Then every RPC of every routed service, each caller, a request naming the customer.
+    let mut complaint_reads = 0;
     let table = dossier_gateway::routing::MethodTable::new(dossier_proto::descriptor_pool());
     let mut methods: Vec<_> = table.all().map(|m| m.descriptor.clone()).collect();
     methods.sort_by_key(|m| m.full_name().to_owned());
@@ -443,10 +481,26 @@ async fn no_canary_reaches_a_caller_who_may_not_see_it_and_every_one_reaches_who
         let caller = as_caller(&who);
         for method in &methods {
             let seen = call_raw(&stack, &who, method, generic_request(method, &id)).await;
+            // A complaint listed for the customer shows the caller every class it may see.
+            if method.name() == "ListComplaints" && !seen.path.contains("(error") {
+                complaint_reads += 1;
+                for c in COMPLAINT_CANARIES
+                    .iter()
+                    .filter(|c| access(&caller, relation, c.class) == Access::Reveal)
+                {
+                    if !contains(&seen.bytes, c.value) {
+                        failures.push(format!(
+                            "{:?}/{relation:?}: ListComplaints hid {} it may see",
+                            who.role, c.path
+                        ));
+                    }
+                }
+            }
             // What this caller may see of the customer now (a sweep may have archived it, which
             // changes nothing of who sees what).
             for c in CANARIES
                 .iter()
+                .chain(COMPLAINT_CANARIES)
                 .filter(|c| access(&caller, relation, c.class) != Access::Reveal)
             {
                 if contains(&seen.bytes, c.value) {
@@ -463,5 +517,9 @@ async fn no_canary_reaches_a_caller_who_may_not_see_it_and_every_one_reaches_who
         "{} failures:\n{}",
         failures.len(),
         failures.join("\n")
+    );
+    assert!(
+        complaint_reads >= 8,
+        "the complaint was read through the gateway by most callers ({complaint_reads})"
     );
 }
