@@ -103,39 +103,45 @@ impl Store {
             None => (0, GENESIS.to_owned()),
         };
         let first = sequence == 0;
+        // One multi-row INSERT per batch: a statement round trip per event would hold the write
+        // lock (and every caller waiting on this batch) several times longer.
         let mut sequences = Vec::with_capacity(entries.len());
+        let mut values: Vec<sea_orm::Value> = Vec::with_capacity(entries.len() * 18);
         for entry in entries {
             sequence += 1;
             let hash = event_hash(sequence, &prev_hash, entry);
-            txn.execute_raw(statement(
-                backend,
-                &format!(
-                    "INSERT INTO audit_events ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                ),
-                [
-                    sequence.into(),
-                    entry.event_time.clone().into(),
-                    entry.caller_id.clone().into(),
-                    entry.role.into(),
-                    entry.team.clone().into(),
-                    entry.method.clone().into(),
-                    entry.customer_ids.join(",").into(),
-                    join_numbers(&entry.revealed_classes).into(),
-                    entry.masked_fields.join(",").into(),
-                    entry.grant_id.clone().into(),
-                    entry.outcome.into(),
-                    entry.status_code.into(),
-                    entry.trace_id.clone().into(),
-                    entry.peer.clone().into(),
-                    entry.request_id.clone().into(),
-                    entry.duration_ms.into(),
-                    prev_hash.clone().into(),
-                    hash.clone().into(),
-                ],
-            ))
-            .await?;
+            values.extend([
+                sequence.into(),
+                entry.event_time.clone().into(),
+                entry.caller_id.clone().into(),
+                entry.role.into(),
+                entry.team.clone().into(),
+                entry.method.clone().into(),
+                entry.customer_ids.join(",").into(),
+                join_numbers(&entry.revealed_classes).into(),
+                entry.masked_fields.join(",").into(),
+                entry.grant_id.clone().into(),
+                entry.outcome.into(),
+                entry.status_code.into(),
+                entry.trace_id.clone().into(),
+                entry.peer.clone().into(),
+                entry.request_id.clone().into(),
+                entry.duration_ms.into(),
+                prev_hash.clone().into(),
+                hash.clone().into(),
+            ]);
             sequences.push(sequence);
             prev_hash = hash;
+        }
+        if !entries.is_empty() {
+            let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+            let rows = vec![row; entries.len()].join(", ");
+            txn.execute_raw(statement(
+                backend,
+                &format!("INSERT INTO audit_events ({COLUMNS}) VALUES {rows}"),
+                values,
+            ))
+            .await?;
         }
         let head_sql = if first {
             "INSERT INTO audit_head (sequence, hash, id) VALUES (?, ?, ?)"
