@@ -454,6 +454,14 @@ fn event_to_proto(event: &StoredEvent) -> pb::AuditEvent {
     }
 }
 
+/// The customer a borrow answer is about, for its audit event.
+fn borrowed_customer(result: &Result<pb::Borrow, Problem>) -> Vec<String> {
+    result
+        .as_ref()
+        .map(|b| vec![b.customer_id.clone()])
+        .unwrap_or_default()
+}
+
 fn single(violation: dossier_kit::FieldViolation) -> Problem {
     Problem::InvalidArgument(vec![violation])
 }
@@ -556,10 +564,7 @@ impl AccessService for AccessApi {
     ) -> Reply<pb::Borrow> {
         let caller = self.authenticated(&request, "ApproveBorrow").await?;
         let result = self.approve(&caller, request.get_ref()).await;
-        let customers = result
-            .as_ref()
-            .map(|b| vec![b.customer_id.clone()])
-            .unwrap_or_default();
+        let customers = borrowed_customer(&result);
         self.answer(Some(&caller), "ApproveBorrow", customers, result)
             .await
     }
@@ -567,10 +572,7 @@ impl AccessService for AccessApi {
     async fn reject_borrow(&self, request: Request<pb::RejectBorrowRequest>) -> Reply<pb::Borrow> {
         let caller = self.authenticated(&request, "RejectBorrow").await?;
         let result = self.reject(&caller, request.get_ref()).await;
-        let customers = result
-            .as_ref()
-            .map(|b| vec![b.customer_id.clone()])
-            .unwrap_or_default();
+        let customers = borrowed_customer(&result);
         self.answer(Some(&caller), "RejectBorrow", customers, result)
             .await
     }
@@ -578,10 +580,7 @@ impl AccessService for AccessApi {
     async fn return_borrow(&self, request: Request<pb::ReturnBorrowRequest>) -> Reply<pb::Borrow> {
         let caller = self.authenticated(&request, "ReturnBorrow").await?;
         let result = self.give_back(&caller, request.get_ref()).await;
-        let customers = result
-            .as_ref()
-            .map(|b| vec![b.customer_id.clone()])
-            .unwrap_or_default();
+        let customers = borrowed_customer(&result);
         self.answer(Some(&caller), "ReturnBorrow", customers, result)
             .await
     }
@@ -596,10 +595,7 @@ impl AccessService for AccessApi {
             Ok(self.borrow_to_proto(&record))
         }
         .await;
-        let customers = result
-            .as_ref()
-            .map(|b| vec![b.customer_id.clone()])
-            .unwrap_or_default();
+        let customers = borrowed_customer(&result);
         self.answer(Some(&caller), "GetBorrow", customers, result)
             .await
     }
