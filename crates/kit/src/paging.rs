@@ -85,6 +85,24 @@ pub fn total_size(count: u64) -> i32 {
     i32::try_from(count).unwrap_or(i32::MAX)
 }
 
+/// The bytes identifying a list query: the request without its paging fields, so a page token is
+/// honoured only for the query it was issued for (give them to [`Page::parse`]). A macro because
+/// the list requests share the field names `page_size` and `page_token` but no type.
+#[macro_export]
+macro_rules! query_key {
+    ($request:expr) => {{
+        let mut key = $request.clone();
+        key.page_size = 0;
+        key.page_token.clear();
+        $crate::paging::encode(&key)
+    }};
+}
+
+/// The encoding of a message (for [`query_key!`](crate::query_key)).
+pub fn encode<M: prost::Message>(message: &M) -> Vec<u8> {
+    message.encode_to_vec()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -84,6 +84,15 @@ impl Violations {
     }
 }
 
+/// Refuses a blank required text field with `INVALID_ARGUMENT` naming it.
+pub fn required(field: &str, value: &str) -> Result<(), Problem> {
+    if value.trim().is_empty() {
+        Err(Problem::invalid(field, "is required"))
+    } else {
+        Ok(())
+    }
+}
+
 /// Everything that can go wrong in a request, by what the caller should do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum Problem {

@@ -91,3 +91,8 @@ fn with_info(code: Code, message: String, reason: &str, metadata: Vec<(String, S
     );
     Status::with_error_details(code, message, details)
 }
+
+/// A handler's result as a gRPC reply: the value in a response, or the problem as its status.
+pub fn reply<T>(result: Result<T, Problem>) -> Result<tonic::Response<T>, Status> {
+    result.map(tonic::Response::new).map_err(Status::from)
+}

@@ -346,10 +346,11 @@ impl AccessApi {
         caller: &Caller,
         request: &pb::ListBorrowsRequest,
     ) -> Result<pb::ListBorrowsResponse, Problem> {
-        let mut key = request.clone();
-        key.page_size = 0;
-        key.page_token.clear();
-        let page = Page::parse(request.page_size, &request.page_token, &key.encode_to_vec())?;
+        let page = Page::parse(
+            request.page_size,
+            &request.page_token,
+            &dossier_kit::query_key!(request),
+        )?;
         let mut filter = BorrowFilter {
             state: match request.state {
                 0 => None,
@@ -395,10 +396,11 @@ impl AccessApi {
         request: &pb::ListAuditEventsRequest,
     ) -> Result<pb::ListAuditEventsResponse, Problem> {
         caller.require_any(&[Role::Auditor], "read the audit log")?;
-        let mut key = request.clone();
-        key.page_size = 0;
-        key.page_token.clear();
-        let page = Page::parse(request.page_size, &request.page_token, &key.encode_to_vec())?;
+        let page = Page::parse(
+            request.page_size,
+            &request.page_token,
+            &dossier_kit::query_key!(request),
+        )?;
         let time = |field: &str, t: &Option<prost_types::Timestamp>| match t {
             Some(t) => from_timestamp(field, t)
                 .map(|t| Some(audit_time(t)))

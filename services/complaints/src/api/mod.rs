@@ -2,6 +2,9 @@
 //! authorised per operation, parsed into domain values, handed to the domain and the store, and
 //! answered. Every failure is a [`Problem`], turned into a status in one place.
 
+use dossier_kit::problem::required;
+use dossier_kit::query_key;
+use dossier_kit::status::reply;
 use std::pin::Pin;
 
 use chrono::{DateTime, Duration, Utc};
@@ -57,29 +60,6 @@ pub struct ComplaintApi {
 
 type Reply<T> = Result<Response<T>, Status>;
 type EventStream = Pin<Box<dyn Stream<Item = Result<ChangeEvent, Status>> + Send>>;
-
-fn reply<T>(result: Result<T, Problem>) -> Reply<T> {
-    result.map(Response::new).map_err(Status::from)
-}
-
-/// The bytes identifying a list query: the request without its paging fields, so a page token
-/// is honoured only for the query it was issued for.
-macro_rules! query_key {
-    ($request:expr) => {{
-        let mut key = $request.clone();
-        key.page_size = 0;
-        key.page_token.clear();
-        key.encode_to_vec()
-    }};
-}
-
-fn required(field: &str, value: &str) -> Result<(), Problem> {
-    if value.trim().is_empty() {
-        Err(Problem::invalid(field, "is required"))
-    } else {
-        Ok(())
-    }
-}
 
 /// Violations of a nested message, their paths put under `prefix`.
 fn under(prefix: &str, violations: Violations) -> Result<(), Problem> {

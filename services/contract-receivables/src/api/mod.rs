@@ -4,6 +4,8 @@
 
 mod parse;
 
+use dossier_kit::query_key;
+use dossier_kit::status::reply;
 use std::collections::HashSet;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -54,21 +56,6 @@ pub struct ContractApi {
 type Reply<T> = Result<Response<T>, Status>;
 type EventStream = Pin<Box<dyn Stream<Item = Result<ChangeEvent, Status>> + Send>>;
 type Auth = Option<MetadataValue<Ascii>>;
-
-fn reply<T>(result: Result<T, Problem>) -> Reply<T> {
-    result.map(Response::new).map_err(Status::from)
-}
-
-/// The bytes identifying a list query (the request without its paging fields), so a page token
-/// is honoured only for the query it was issued for.
-macro_rules! query_key {
-    ($request:expr) => {{
-        let mut key = $request.clone();
-        key.page_size = 0;
-        key.page_token.clear();
-        key.encode_to_vec()
-    }};
-}
 
 fn key<'a>(request_id: &'a str, fp: &'a str) -> Key<'a> {
     Key {

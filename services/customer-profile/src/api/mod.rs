@@ -4,6 +4,9 @@
 
 mod sheet;
 
+use dossier_kit::problem::required;
+use dossier_kit::query_key;
+use dossier_kit::status::reply;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -42,30 +45,6 @@ pub struct CustomerApi {
 }
 
 type Reply<T> = Result<Response<T>, Status>;
-
-fn reply<T>(result: Result<T, Problem>) -> Reply<T> {
-    result.map(Response::new).map_err(Status::from)
-}
-
-/// The bytes identifying a list query: the request without its paging fields, so a page token
-/// is honoured only for the query it was issued for. A macro because the list requests share
-/// the field names but no type.
-macro_rules! query_key {
-    ($request:expr) => {{
-        let mut key = $request.clone();
-        key.page_size = 0;
-        key.page_token.clear();
-        key.encode_to_vec()
-    }};
-}
-
-fn required(field: &str, value: &str) -> Result<(), Problem> {
-    if value.trim().is_empty() {
-        Err(Problem::invalid(field, "is required"))
-    } else {
-        Ok(())
-    }
-}
 
 /// Parses a card, prefixing violations with `prefix`, and checks the whole-card rules.
 fn parse_valid_card(

@@ -9,6 +9,8 @@ mod reports;
 mod visits;
 mod work_plans;
 
+pub(crate) use dossier_kit::query_key;
+use dossier_kit::status::reply;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -44,23 +46,6 @@ pub struct VisitApi {
 
 type Reply<T> = Result<Response<T>, Status>;
 type Auth = Option<MetadataValue<Ascii>>;
-
-fn reply<T>(result: Result<T, Problem>) -> Reply<T> {
-    result.map(Response::new).map_err(Status::from)
-}
-
-/// The bytes identifying a list query: the request without its paging fields, so a page token
-/// is honoured only for the query it was issued for.
-macro_rules! query_key {
-    ($request:expr) => {{
-        use prost::Message;
-        let mut key = $request.clone();
-        key.page_size = 0;
-        key.page_token.clear();
-        key.encode_to_vec()
-    }};
-}
-pub(crate) use query_key;
 
 fn required(field: &str, value: &str) -> Result<(), FieldViolation> {
     if value.trim().is_empty() {
