@@ -7,7 +7,7 @@ use dossier_kit::Problem;
 use dossier_kit::auth::Caller;
 use dossier_masking::{Access, Grants, Relation};
 use dossier_proto::sensitivity::{Sensitivity, annotation};
-use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, ReflectMessage, Value};
+use prost_reflect::{DynamicMessage, FieldDescriptor, ReflectMessage, Value};
 
 use crate::domain::rules::may_set_protected;
 
@@ -286,11 +286,6 @@ fn check_value(
 
 fn is_well_known(message: &DynamicMessage) -> bool {
     message.descriptor().package_name() == "google.protobuf"
-}
-
-/// Whether a field holds a message (used by tests to walk requests).
-pub fn is_message_field(field: &FieldDescriptor) -> bool {
-    matches!(field.kind(), Kind::Message(_))
 }
 
 #[cfg(test)]
