@@ -57,6 +57,33 @@ async fn an_edited_or_deleted_audit_row_is_named() {
     let edited = verify(&stack).await;
     assert!(!edited.ok);
     assert_eq!(edited.first_bad_sequence, 3, "{edited:?}");
+    assert_eq!(edited.problem, "hash_mismatch");
+    assert_eq!(edited.last_sequence, 2, "the last intact event");
+
+    // A range before the edit is intact; one across it names it; a reversed one is refused.
+    let range = |from_sequence, to_sequence| {
+        let access = stack.access.clone();
+        async move {
+            access
+                .clone()
+                .verify_audit_chain(AUDITOR.req(pb::VerifyAuditChainRequest {
+                    from_sequence,
+                    to_sequence,
+                }))
+                .await
+        }
+    };
+    let before = range(1, 2).await.expect("range").into_inner();
+    assert!(before.ok, "{before:?}");
+    assert_eq!((before.events_checked, before.last_sequence), (2, 2));
+    let after = range(4, 5).await.expect("range").into_inner();
+    assert!(after.ok, "{after:?}");
+    assert_eq!(after.events_checked, 2);
+    let across = range(2, 4).await.expect("range").into_inner();
+    assert_eq!((across.ok, across.first_bad_sequence), (false, 3));
+    let reversed = range(5, 2).await.expect_err("reversed range");
+    assert_eq!(reversed.code(), Code::InvalidArgument);
+    assert!(reversed.message().contains("to_sequence"), "{reversed:?}");
 }
 
 #[tokio::test]
@@ -76,6 +103,7 @@ async fn a_deleted_row_in_the_middle_or_at_the_end_is_named() {
     tamper(&stack, "DELETE FROM audit_events WHERE sequence = 2").await;
     let deleted = verify(&stack).await;
     assert_eq!(deleted.first_bad_sequence, 2, "{deleted:?}");
+    assert_eq!(deleted.problem, "missing");
 
     let stack = spawn_stack().await;
     create(&stack, company("审计测试公司", 5, "rep-a", "east")).await;
@@ -87,5 +115,10 @@ async fn a_deleted_row_in_the_middle_or_at_the_end_is_named() {
     .await;
     let last = verify(&stack).await;
     assert!(!last.ok);
-    assert_eq!(last.first_bad_sequence, last.last_sequence, "{last:?}");
+    assert_eq!(last.problem, "missing");
+    assert_eq!(
+        last.first_bad_sequence,
+        last.last_sequence + 1,
+        "the deleted newest event follows the last intact one: {last:?}"
+    );
 }
