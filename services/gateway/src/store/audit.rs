@@ -227,7 +227,7 @@ impl Store {
             .query_all_raw(statement(
                 backend,
                 &format!(
-                    "SELECT {COLUMNS} FROM audit_events{filter_sql} ORDER BY sequence DESC LIMIT {limit} OFFSET {offset}"
+                    "SELECT {COLUMNS} FROM audit_events{filter_sql} ORDER BY sequence LIMIT {limit} OFFSET {offset}"
                 ),
                 values,
             ))

@@ -122,3 +122,73 @@ async fn a_deleted_row_in_the_middle_or_at_the_end_is_named() {
         "the deleted newest event follows the last intact one: {last:?}"
     );
 }
+
+#[tokio::test]
+async fn a_stream_is_audited_when_it_opens_and_when_it_ends_with_what_it_revealed() {
+    use dossier_proto::common::WatchChangesRequest;
+    use futures::StreamExt;
+
+    let stack = spawn_stack().await;
+    let first = create(&stack, company("审计流甲公司", 6, "rep-a", "east")).await;
+    let second = create(&stack, company("审计流乙公司", 7, "rep-b", "west")).await;
+    let method = "/dossier.customer.v1.CustomerService/WatchChanges";
+    let mut stream = stack
+        .customers
+        .clone()
+        .watch_changes(OWNER.req(WatchChangesRequest::default()))
+        .await
+        .expect("opens")
+        .into_inner();
+    for _ in 0..2 {
+        stream
+            .next()
+            .await
+            .expect("an event")
+            .expect("not an error");
+    }
+    // The client goes away mid-stream.
+    drop(stream);
+
+    let events = async || {
+        stack
+            .access
+            .clone()
+            .list_audit_events(AUDITOR.req(pb::ListAuditEventsRequest {
+                caller_id: OWNER.sub.into(),
+                method: method.into(),
+                ..Default::default()
+            }))
+            .await
+            .expect("auditor reads")
+            .into_inner()
+            .events
+    };
+    let mut found = events().await;
+    for _ in 0..50 {
+        if found.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        found = events().await;
+    }
+    assert_eq!(
+        found.len(),
+        2,
+        "one event at open, one at the end: {found:?}"
+    );
+    found.sort_by_key(|e| e.sequence);
+    let (opened, closed) = (&found[0], &found[1]);
+    assert_eq!(opened.status_code, Code::Ok as i32, "{found:#?}");
+    assert_eq!(closed.status_code, Code::Cancelled as i32, "{closed:?}");
+    let mut seen = closed.customer_ids.clone();
+    seen.sort();
+    let mut expected = vec![first.id.clone(), second.id.clone()];
+    expected.sort();
+    assert_eq!(seen, expected, "the customers the stream revealed");
+    assert!(
+        !closed.masked_fields.is_empty(),
+        "the other rep's customer was masked: {closed:?}"
+    );
+    // The chain still verifies with the closing event in it.
+    assert!(verify(&stack).await.ok);
+}
