@@ -38,7 +38,8 @@ const SECRET_KEYS: &[(&str, &str)] = &[("auth", "hs256_secret"), (ANALYTICS, "fe
 const DATABASE_URL: &str = "database_url";
 
 /// The Prometheus port key each service section gets with the metrics work (issue 8, branch
-/// `observe`); accepted in every service section until the settings types have it.
+/// `observe`). Accepted in every service section only while no settings type has a metrics key
+/// at all: once that work has landed, the key must come from the types like every other.
 const METRICS_LISTEN: &str = "metrics_listen";
 
 fn deploy_dir() -> PathBuf {
@@ -182,6 +183,9 @@ impl Keys {
             ),
         ];
         let mut secrets = BTreeSet::new();
+        let metrics_landed = services
+            .iter()
+            .any(|(_, keys)| keys.iter().any(|k| k.contains("metrics")));
         for (section, keys) in services {
             by_section.insert(section.into(), keys);
         }
@@ -199,7 +203,9 @@ impl Keys {
                 "{section}.{DATABASE_URL} must not serialise"
             );
             keys.insert(DATABASE_URL.into());
-            keys.insert(METRICS_LISTEN.into());
+            if !metrics_landed || section == ANALYTICS {
+                keys.insert(METRICS_LISTEN.into());
+            }
             secrets.insert((section.clone(), DATABASE_URL.to_owned()));
         }
         for (section, key) in SECRET_KEYS {
