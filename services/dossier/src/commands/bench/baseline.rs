@@ -100,6 +100,55 @@ pub fn bare_read(pool: BarePool) -> GetCustomerOnly {
     }))
 }
 
+/// The floor under any proxy: a bare HTTP/2 hop that hands each request, untouched, to one of
+/// four channels to `upstream_port` and streams the answer back. No decoding, no
+/// authentication, no masking, no audit: what a gateway in front of a service costs at the
+/// least, on this machine, with the gateway's own transport.
+#[derive(Clone)]
+pub struct PassThrough {
+    channels: Arc<Vec<tonic::transport::Channel>>,
+    next: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl PassThrough {
+    /// Lazily connected channels to the service at `upstream_port`, as the gateway makes them.
+    pub fn to(upstream_port: u16) -> anyhow::Result<Self> {
+        let endpoint =
+            tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{upstream_port}"))?
+                .tcp_nodelay(true);
+        Ok(Self {
+            channels: Arc::new((0..4).map(|_| endpoint.connect_lazy()).collect()),
+            next: Arc::default(),
+        })
+    }
+}
+
+impl NamedService for PassThrough {
+    const NAME: &'static str = "dossier.customer.v1.CustomerService";
+}
+
+impl tonic::codegen::Service<http::Request<Body>> for PassThrough {
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        use tower::ServiceExt as _;
+        let turn = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let channel = self.channels[turn % self.channels.len()].clone();
+        Box::pin(async move {
+            match channel.oneshot(request).await {
+                Ok(response) => Ok(response.map(Body::new)),
+                Err(error) => Ok(Status::unavailable(error.to_string()).into_http()),
+            }
+        })
+    }
+}
+
 /// A raw sqlx pool over the one-table database of the bare read, sized like the service's.
 #[derive(Clone)]
 pub enum BarePool {
@@ -228,7 +277,19 @@ impl Running {
 
 /// Serves `service` with a plain `tonic::transport::Server` on 127.0.0.1, port 0, with
 /// tonic's default socket options.
-pub async fn serve(service: GetCustomerOnly) -> anyhow::Result<Running> {
+pub async fn serve<S>(service: S) -> anyhow::Result<Running>
+where
+    S: tonic::codegen::Service<
+            http::Request<Body>,
+            Response = http::Response<Body>,
+            Error = Infallible,
+        > + NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
     let incoming = TcpIncoming::bind(([127, 0, 0, 1], 0).into())
         .context("binding a loopback port")?
         // What `Server::serve(addr)` does by default (`tcp_nodelay(true)`); an incoming
