@@ -1,9 +1,18 @@
 //! Logs and traces: structured `tracing` output (pretty or JSON), and OpenTelemetry export over
 //! OTLP/gRPC when an endpoint is configured. Initialised once per process.
+//!
+//! One trace follows a call across services through the W3C `traceparent` header: every server
+//! makes its request span a child of the caller's context ([`server_span`]), and a service that
+//! calls another puts its current span's context into the outgoing metadata
+//! ([`inject_context`]). Database statements get spans of their own from sea-orm
+//! (`tracing-spans`), under the request span.
 
-use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator as _};
+use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
 use opentelemetry_otlp::WithExportConfig as _;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
@@ -74,4 +83,61 @@ pub fn init(settings: &TelemetrySettings, service_name: &str) -> Result<Telemetr
         return Ok(TelemetryGuard::default());
     }
     Ok(TelemetryGuard { provider })
+}
+
+/// The span of one call a server handles, named after the method path and made a child of the
+/// trace context the caller sent in `traceparent` (a call without one starts a trace). `server`
+/// names the serving service, e.g. `dossier.customer.v1.CustomerService`.
+pub fn server_span<B>(request: &http::Request<B>, server: &str) -> tracing::Span {
+    let path = request.uri().path();
+    let span = tracing::info_span!(
+        "grpc",
+        otel.name = %path,
+        otel.kind = "server",
+        rpc.system = "grpc",
+        server = %server,
+        method = %path,
+    );
+    let parent = TraceContextPropagator::new().extract(&HeaderExtractor(request.headers()));
+    if parent.span().span_context().is_valid() {
+        // Fails only when no OpenTelemetry layer is installed: then there is no trace to join.
+        let _ = span.set_parent(parent);
+    }
+    span
+}
+
+/// Writes the current span's trace context into outgoing gRPC metadata (`traceparent`,
+/// `tracestate`), so the called service's span becomes its child. Leaves the metadata as it is
+/// when there is no exported trace (no OTLP endpoint configured).
+pub fn inject_context(metadata: &mut tonic::metadata::MetadataMap) {
+    let context = tracing::Span::current().context();
+    if !context.span().span_context().is_valid() {
+        return;
+    }
+    TraceContextPropagator::new().inject_context(&context, &mut MetadataInjector(metadata));
+}
+
+struct HeaderExtractor<'a>(&'a http::HeaderMap);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(http::HeaderName::as_str).collect()
+    }
+}
+
+struct MetadataInjector<'a>(&'a mut tonic::metadata::MetadataMap);
+
+impl Injector for MetadataInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(key), Ok(value)) = (
+            tonic::metadata::MetadataKey::from_bytes(key.as_bytes()),
+            tonic::metadata::MetadataValue::try_from(value.as_str()),
+        ) {
+            self.0.insert(key, value);
+        }
+    }
 }

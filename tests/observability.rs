@@ -1,0 +1,298 @@
+//! Traces and metrics of separate `dossier serve` processes: one trace runs from the gateway
+//! through customer-profile into its database statements, exported over OTLP to a receiver this
+//! test runs; and every service counts its calls in Prometheus format on its metrics port.
+#![allow(clippy::expect_used, clippy::unwrap_used, missing_docs)]
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use dossier_kit::auth::Role;
+use dossier_proto::customer::customer_service_client::CustomerServiceClient;
+use dossier_proto::customer::{self as pb};
+use dossier_testkit::token;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use support::{Topology, with_token};
+
+/// One span as the receiver got it.
+#[derive(Debug, Clone)]
+struct Received {
+    service: String,
+    name: String,
+    trace_id: String,
+    span_id: String,
+    parent_id: String,
+}
+
+/// An OTLP/gRPC trace receiver keeping every span it is sent.
+#[derive(Clone, Default)]
+struct Receiver {
+    spans: Arc<Mutex<Vec<Received>>>,
+}
+
+#[tonic::async_trait]
+impl TraceService for Receiver {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let mut kept = self.spans.lock().unwrap();
+        for resource_spans in request.into_inner().resource_spans {
+            let service = resource_spans
+                .resource
+                .iter()
+                .flat_map(|r| r.attributes.iter())
+                .find(|kv| kv.key == "service.name")
+                .and_then(|kv| kv.value.as_ref()?.value.as_ref())
+                .map(|value| match value {
+                    Value::StringValue(s) => s.clone(),
+                    other => format!("{other:?}"),
+                })
+                .unwrap_or_default();
+            for scope in resource_spans.scope_spans {
+                for span in scope.spans {
+                    kept.push(Received {
+                        service: service.clone(),
+                        name: span.name,
+                        trace_id: hex::encode(span.trace_id),
+                        span_id: hex::encode(span.span_id),
+                        parent_id: hex::encode(span.parent_span_id),
+                    });
+                }
+            }
+        }
+        Ok(tonic::Response::new(ExportTraceServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+impl Receiver {
+    /// Serves on a free loopback port; returns its endpoint.
+    async fn start(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        let service = TraceServiceServer::new(self.clone());
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
+        );
+        format!("http://{address}")
+    }
+
+    fn spans(&self) -> Vec<Received> {
+        self.spans.lock().unwrap().clone()
+    }
+}
+
+const GET_CUSTOMER: &str = "/dossier.customer.v1.CustomerService/GetCustomer";
+
+fn customer(name: &str) -> pb::Customer {
+    pb::Customer {
+        kind: pb::CustomerKind::Company as i32,
+        name: name.into(),
+        address: "浙江省杭州市西湖区文三路 138 号".into(),
+        phone: "0571-88123456".into(),
+        region: "华东/杭州".into(),
+        owner_id: "rep-east".into(),
+        team: "east".into(),
+        ..pb::Customer::default()
+    }
+}
+
+#[tokio::test]
+async fn one_trace_runs_from_the_gateway_through_the_service_into_its_database() {
+    let receiver = Receiver::default();
+    let endpoint = receiver.start().await;
+    let mut topology = Topology::new(
+        &["customer-profile", "gateway"],
+        &[],
+        &[
+            ("DOSSIER_TELEMETRY_OTLP_ENDPOINT", endpoint.as_str()),
+            // Spans go out every 100 ms instead of every 5 s.
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+            ("RUST_LOG", "info"),
+        ],
+    )
+    .await;
+    topology.start("customer-profile");
+    topology.start("gateway");
+
+    let archivist = token(Role::Archivist, "arch-1", "");
+    let mut client = CustomerServiceClient::new(topology.channel("gateway"));
+    let created = client
+        .create_customer(with_token(
+            pb::CreateCustomerRequest {
+                customer: Some(customer("杭州恒远化工有限公司")),
+                request_id: "trace-1".into(),
+            },
+            &archivist,
+        ))
+        .await
+        .expect("created")
+        .into_inner();
+
+    // The caller's own trace context: the gateway's span must continue it.
+    let client_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let client_span = "00f067aa0ba902b7";
+    let mut request = with_token(pb::GetCustomerRequest { id: created.id }, &archivist);
+    request.metadata_mut().insert(
+        "traceparent",
+        format!("00-{client_trace}-{client_span}-01")
+            .parse()
+            .expect("ascii"),
+    );
+    client.get_customer(request).await.expect("read");
+
+    // The exporters send in batches: wait until the read's spans have arrived.
+    let mut spans = Vec::new();
+    for _ in 0..100 {
+        spans = receiver
+            .spans()
+            .into_iter()
+            .filter(|s| s.trace_id == client_trace)
+            .collect();
+        let has = |service: &str| {
+            spans
+                .iter()
+                .any(|s| s.service == service && s.name == GET_CUSTOMER)
+        };
+        let db = spans
+            .iter()
+            .any(|s| s.service == "customer-profile" && s.name.starts_with("sea_orm"));
+        if has("gateway") && has("customer-profile") && db {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let by_id: HashMap<&str, &Received> = spans.iter().map(|s| (s.span_id.as_str(), s)).collect();
+
+    let gateway = spans
+        .iter()
+        .find(|s| s.service == "gateway" && s.name == GET_CUSTOMER)
+        .unwrap_or_else(|| panic!("a gateway span for the read in {spans:#?}"));
+    assert_eq!(
+        gateway.parent_id, client_span,
+        "the gateway's span is a child of the caller's"
+    );
+    let service = spans
+        .iter()
+        .find(|s| s.service == "customer-profile" && s.name == GET_CUSTOMER)
+        .unwrap_or_else(|| panic!("a customer-profile span for the read in {spans:#?}"));
+    assert_eq!(
+        service.parent_id, gateway.span_id,
+        "the service's span is a child of the gateway's"
+    );
+
+    // Database statements: spans of customer-profile under its request span.
+    let under_service = |span: &Received| {
+        let mut at = span;
+        for _ in 0..32 {
+            if at.span_id == service.span_id {
+                return true;
+            }
+            match by_id.get(at.parent_id.as_str()) {
+                Some(parent) => at = parent,
+                None => return false,
+            }
+        }
+        false
+    };
+    let statements: Vec<&Received> = spans
+        .iter()
+        .filter(|s| s.service == "customer-profile" && s.name.starts_with("sea_orm"))
+        .collect();
+    assert!(
+        !statements.is_empty(),
+        "database spans in the read's trace: {spans:#?}"
+    );
+    assert!(
+        statements.iter().all(|s| under_service(s)),
+        "every database span of the trace descends from the service's span: {spans:#?}"
+    );
+    assert!(
+        spans.iter().all(|s| s.trace_id == client_trace),
+        "one trace id throughout"
+    );
+}
+
+#[tokio::test]
+async fn every_service_counts_its_calls_by_method_and_code() {
+    let mut topology =
+        Topology::new(&["customer-profile", "gateway"], &["customer-profile", "gateway"], &[])
+            .await;
+    topology.start("customer-profile");
+    topology.start("gateway");
+    let archivist = token(Role::Archivist, "arch-1", "");
+    let mut client = CustomerServiceClient::new(topology.channel("gateway"));
+    for n in 0..3 {
+        client
+            .create_customer(with_token(
+                pb::CreateCustomerRequest {
+                    customer: Some(customer(&format!("宁波{n}号贸易有限公司"))),
+                    request_id: format!("metrics-{n}"),
+                },
+                &archivist,
+            ))
+            .await
+            .expect("created");
+    }
+    // A credit code with a wrong check character.
+    let refused = client
+        .create_customer(with_token(
+            pb::CreateCustomerRequest {
+                customer: Some(pb::Customer {
+                    credit_code: "91330100MA2B3C4D5E".into(),
+                    ..customer("杭州恒远化工有限公司")
+                }),
+                request_id: "metrics-bad".into(),
+            },
+            &archivist,
+        ))
+        .await
+        .expect_err("a bad credit code is refused");
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+
+    const CREATE: &str = "/dossier.customer.v1.CustomerService/CreateCustomer";
+    for service in ["customer-profile", "gateway"] {
+        let text = support::scrape(topology.metrics_address(service)).await;
+        assert!(
+            text.contains(&format!(
+                "dossier_grpc_requests_total{{method=\"{CREATE}\",code=\"OK\"}} 3"
+            )),
+            "{service}: three creates answered OK:\n{text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "dossier_grpc_requests_total{{method=\"{CREATE}\",code=\"INVALID_ARGUMENT\"}} 1"
+            )),
+            "{service}: the refused create under its code:\n{text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "dossier_grpc_request_duration_seconds_count{{method=\"{CREATE}\"}} 4"
+            )),
+            "{service}: four creates timed:\n{text}"
+        );
+        assert!(
+            text.contains("dossier_grpc_request_duration_seconds_bucket{"),
+            "{service}: a latency histogram:\n{text}"
+        );
+        assert!(
+            text.contains("dossier_grpc_errors_total{code=\"INVALID_ARGUMENT\"} 1"),
+            "{service}: errors by code:\n{text}"
+        );
+        assert!(text.contains("# TYPE dossier_feed_lag_events gauge"), "{text}");
+    }
+}
