@@ -229,9 +229,12 @@ async fn one_trace_runs_from_the_gateway_through_the_service_into_its_database()
 
 #[tokio::test]
 async fn every_service_counts_its_calls_by_method_and_code() {
-    let mut topology =
-        Topology::new(&["customer-profile", "gateway"], &["customer-profile", "gateway"], &[])
-            .await;
+    let mut topology = Topology::new(
+        &["customer-profile", "gateway"],
+        &["customer-profile", "gateway"],
+        &[],
+    )
+    .await;
     topology.start("customer-profile");
     topology.start("gateway");
     let archivist = token(Role::Archivist, "arch-1", "");

@@ -249,7 +249,10 @@ async fn a_sales_story_through_the_gateway_survives_a_killed_service() {
         .await
         .expect("delivery recorded")
         .into_inner();
-    assert_eq!(delivery.amount.parse::<rust_decimal::Decimal>().ok(), "34000".parse().ok());
+    assert_eq!(
+        delivery.amount.parse::<rust_decimal::Decimal>().ok(),
+        "34000".parse().ok()
+    );
 
     // 4. The rep records a visit to the customer.
     let minutes_ago = |m: i64| to_timestamp(now - chrono::Duration::minutes(m));

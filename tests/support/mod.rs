@@ -143,16 +143,10 @@ impl Topology {
         let mut metrics = None;
         loop {
             let Some(Ok(line)) = lines.next() else {
-                panic!(
-                    "{service} exited before it was up:\n{}",
-                    self.log(service)
-                );
+                panic!("{service} exited before it was up:\n{}", self.log(service));
             };
             if let Some(rest) = line.split("metrics http://").nth(1) {
-                metrics = rest
-                    .trim_end_matches("/metrics")
-                    .parse::<SocketAddr>()
-                    .ok();
+                metrics = rest.trim_end_matches("/metrics").parse::<SocketAddr>().ok();
             }
             if line.starts_with("Stop with") {
                 break;

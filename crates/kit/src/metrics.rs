@@ -134,7 +134,10 @@ pub fn record_call(method: &str, code: Code, elapsed: Duration) {
         .get_or_create(&MethodLabels { method })
         .observe(elapsed.as_secs_f64());
     if code != Code::Ok {
-        metrics.errors.get_or_create(&CodeLabels { code: name }).inc();
+        metrics
+            .errors
+            .get_or_create(&CodeLabels { code: name })
+            .inc();
     }
 }
 
@@ -304,8 +307,16 @@ mod tests {
             Code::InvalidArgument,
             Duration::from_millis(3),
         );
-        record_call("/test.v1.Metrics/Count", Code::Ok, Duration::from_millis(20));
-        record_call("/test.v1.Metrics/Count", Code::Ok, Duration::from_millis(20));
+        record_call(
+            "/test.v1.Metrics/Count",
+            Code::Ok,
+            Duration::from_millis(20),
+        );
+        record_call(
+            "/test.v1.Metrics/Count",
+            Code::Ok,
+            Duration::from_millis(20),
+        );
         let text = render();
         assert!(
             text.contains(
@@ -318,7 +329,9 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("dossier_grpc_request_duration_seconds_count{method=\"/test.v1.Metrics/Count\"} 3"),
+            text.contains(
+                "dossier_grpc_request_duration_seconds_count{method=\"/test.v1.Metrics/Count\"} 3"
+            ),
             "{text}"
         );
         // 3 ms falls in the 5 ms bucket; the two 20 ms calls only from 25 ms on.

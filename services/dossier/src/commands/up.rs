@@ -171,7 +171,11 @@ pub async fn serve(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
     let started = (entry.start)(config, dossier_kit::clock::system(), shutdown)
         .await
         .map_err(anyhow::Error::msg)?;
-    print_banner(std::slice::from_ref(&started), metrics.as_slice(), &common.data_dir);
+    print_banner(
+        std::slice::from_ref(&started),
+        metrics.as_slice(),
+        &common.data_dir,
+    );
     started.run.await.map_err(anyhow::Error::msg)
 }
 
