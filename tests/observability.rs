@@ -30,6 +30,20 @@ struct Received {
     trace_id: String,
     span_id: String,
     parent_id: String,
+    /// Attributes, their values printed.
+    attributes: HashMap<String, String>,
+    /// OTLP status code: 0 unset, 1 ok, 2 error.
+    status: i32,
+}
+
+fn printed(value: Option<&Value>) -> String {
+    match value {
+        Some(Value::StringValue(s)) => s.clone(),
+        Some(Value::IntValue(i)) => i.to_string(),
+        Some(Value::BoolValue(b)) => b.to_string(),
+        Some(other) => format!("{other:?}"),
+        None => String::new(),
+    }
 }
 
 /// An OTLP/gRPC trace receiver keeping every span it is sent.
@@ -51,11 +65,7 @@ impl TraceService for Receiver {
                 .iter()
                 .flat_map(|r| r.attributes.iter())
                 .find(|kv| kv.key == "service.name")
-                .and_then(|kv| kv.value.as_ref()?.value.as_ref())
-                .map(|value| match value {
-                    Value::StringValue(s) => s.clone(),
-                    other => format!("{other:?}"),
-                })
+                .map(|kv| printed(kv.value.as_ref().and_then(|v| v.value.as_ref())))
                 .unwrap_or_default();
             for scope in resource_spans.scope_spans {
                 for span in scope.spans {
@@ -65,6 +75,15 @@ impl TraceService for Receiver {
                         trace_id: hex::encode(span.trace_id),
                         span_id: hex::encode(span.span_id),
                         parent_id: hex::encode(span.parent_span_id),
+                        attributes: span
+                            .attributes
+                            .iter()
+                            .map(|kv| {
+                                let value = kv.value.as_ref().and_then(|v| v.value.as_ref());
+                                (kv.key.clone(), printed(value))
+                            })
+                            .collect(),
+                        status: span.status.map_or(0, |status| status.code),
                     });
                 }
             }
@@ -122,7 +141,8 @@ async fn one_trace_runs_from_the_gateway_through_the_service_into_its_database()
             ("DOSSIER_TELEMETRY_OTLP_ENDPOINT", endpoint.as_str()),
             // Spans go out every 100 ms instead of every 5 s.
             ("OTEL_BSP_SCHEDULE_DELAY", "100"),
-            ("RUST_LOG", "info"),
+            // Logs at warn: traces are exported all the same.
+            ("RUST_LOG", "warn"),
         ],
     )
     .await;
@@ -154,6 +174,17 @@ async fn one_trace_runs_from_the_gateway_through_the_service_into_its_database()
             .expect("ascii"),
     );
     client.get_customer(request).await.expect("read");
+    // A read of a customer that does not exist: its own trace, its status on the spans.
+    let missing = client
+        .get_customer(with_token(
+            pb::GetCustomerRequest {
+                id: uuid::Uuid::new_v4().to_string(),
+            },
+            &archivist,
+        ))
+        .await
+        .expect_err("no such customer");
+    assert_eq!(missing.code(), tonic::Code::NotFound);
 
     // The exporters send in batches: wait until the read's spans have arrived.
     let mut spans = Vec::new();
@@ -225,6 +256,67 @@ async fn one_trace_runs_from_the_gateway_through_the_service_into_its_database()
         spans.iter().all(|s| s.trace_id == client_trace),
         "one trace id throughout"
     );
+    for span in [gateway, service] {
+        assert_eq!(
+            span.attributes
+                .get("rpc.grpc.status_code")
+                .map(String::as_str),
+            Some("0"),
+            "{span:#?}"
+        );
+    }
+
+    // The failed read: a trace of its own, NOT_FOUND (5) on both server spans, which stay
+    // unmarked as errors (the caller's mistake, not the server's).
+    let mut failed = Vec::new();
+    for _ in 0..100 {
+        failed = receiver
+            .spans()
+            .into_iter()
+            .filter(|s| {
+                s.name == GET_CUSTOMER
+                    && s.attributes.get("rpc.grpc.status_code").map(String::as_str) == Some("5")
+            })
+            .collect();
+        if failed.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        failed.len(),
+        2,
+        "gateway and service spans of the failed read: {failed:#?}"
+    );
+    assert_ne!(failed[0].trace_id, client_trace);
+    assert_eq!(failed[0].trace_id, failed[1].trace_id);
+    assert!(failed.iter().all(|s| s.status != 2), "{failed:#?}");
+
+    // A service that is down is the server side's failure: UNAVAILABLE, an error span.
+    let down = dossier_proto::complaint::complaint_service_client::ComplaintServiceClient::new(
+        topology.channel("gateway"),
+    )
+    .get_complaint(with_token(
+        dossier_proto::complaint::GetComplaintRequest { id: "c-1".into() },
+        &token(Role::CustomerService, "desk-1", "east"),
+    ))
+    .await
+    .expect_err("complaints is not running");
+    assert_eq!(down.code(), tonic::Code::Unavailable);
+    let mut unavailable = None;
+    for _ in 0..100 {
+        unavailable = receiver.spans().into_iter().find(|s| {
+            s.name == "/dossier.complaint.v1.ComplaintService/GetComplaint"
+                && s.attributes.get("rpc.grpc.status_code").map(String::as_str) == Some("14")
+        });
+        if unavailable.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let unavailable = unavailable.expect("the gateway's span of the call to a service down");
+    assert_eq!(unavailable.service, "gateway");
+    assert_eq!(unavailable.status, 2, "{unavailable:#?}");
 }
 
 #[tokio::test]

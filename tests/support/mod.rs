@@ -25,6 +25,9 @@ pub const ALL: &[&str] = &[
     "gateway",
 ];
 
+/// How long a process may take to bind and migrate.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// A `dossier serve` process; killed when dropped.
 struct Process {
     child: Child,
@@ -139,11 +142,26 @@ impl Topology {
         }
         let mut child = command.spawn().expect("dossier serve starts");
         let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
+        // Lines are read on a thread (which then keeps draining stdout so the process never
+        // blocks on a full pipe), so that a process that hangs fails the test in bounded time.
+        let (lines, banner) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let _ = lines.send(line);
+            }
+        });
         let mut metrics = None;
         loop {
-            let Some(Ok(line)) = lines.next() else {
-                panic!("{service} exited before it was up:\n{}", self.log(service));
+            let line = match banner.recv_timeout(START_TIMEOUT) {
+                Ok(line) => line,
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!(
+                        "{service} was not up within {START_TIMEOUT:?}:\n{}",
+                        self.log(service)
+                    );
+                }
             };
             if let Some(rest) = line.split("metrics http://").nth(1) {
                 metrics = rest.trim_end_matches("/metrics").parse::<SocketAddr>().ok();
@@ -152,8 +170,6 @@ impl Topology {
                 break;
             }
         }
-        // Keep draining stdout so the process never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
         self.running.insert(service, Process { child, metrics });
     }
 

@@ -240,6 +240,8 @@ where
                 Err(_) => Code::Unknown,
             };
             record_call(&method, code, started.elapsed());
+            // Still inside the call's span (the server's `trace_fn` wraps every layer).
+            crate::telemetry::record_status(code);
             result
         })
     }

@@ -33,8 +33,12 @@ impl Drop for TelemetryGuard {
     }
 }
 
-/// Installs the global subscriber. `RUST_LOG` overrides the configured filter. Calling it again
-/// (tests, several services in one process) keeps the first subscriber.
+/// Which spans are exported when an OTLP endpoint is set, whatever the log filter: a service
+/// logging only warnings still traces its calls and their statements.
+const TRACE_FILTER: &str = "info";
+
+/// Installs the global subscriber. `RUST_LOG` overrides the configured log filter. Calling it
+/// again (tests, several services in one process) keeps the first subscriber.
 pub fn init(settings: &TelemetrySettings, service_name: &str) -> Result<TelemetryGuard, String> {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&settings.log_filter))
@@ -66,7 +70,11 @@ pub fn init(settings: &TelemetrySettings, service_name: &str) -> Result<Telemetr
             let tracer = provider.tracer(service_name.to_owned());
             opentelemetry::global::set_tracer_provider(provider.clone());
             (
-                Some(tracing_opentelemetry::layer().with_tracer(tracer)),
+                Some(
+                    tracing_opentelemetry::layer()
+                        .with_tracer(tracer)
+                        .with_filter(EnvFilter::new(TRACE_FILTER)),
+                ),
                 Some(provider),
             )
         }
@@ -74,8 +82,7 @@ pub fn init(settings: &TelemetrySettings, service_name: &str) -> Result<Telemetr
     };
 
     let installed = tracing_subscriber::registry()
-        .with(filter)
-        .with(fmt_layer)
+        .with(fmt_layer.with_filter(filter))
         .with(otel_layer)
         .try_init();
     if installed.is_err() {
@@ -97,6 +104,8 @@ pub fn server_span<B>(request: &http::Request<B>, server: &str) -> tracing::Span
         rpc.system = "grpc",
         server = %server,
         method = %path,
+        rpc.grpc.status_code = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
     );
     let parent = TraceContextPropagator::new().extract(&HeaderExtractor(request.headers()));
     if parent.span().span_context().is_valid() {
@@ -104,6 +113,26 @@ pub fn server_span<B>(request: &http::Request<B>, server: &str) -> tracing::Span
         let _ = span.set_parent(parent);
     }
     span
+}
+
+/// Records the status a call was answered with on its span (the current one, made by
+/// [`server_span`]). As OpenTelemetry's gRPC conventions say, only the codes that mean the
+/// server failed mark the span as an error; a refused request is the caller's.
+pub fn record_status(code: tonic::Code) {
+    use tonic::Code;
+    let span = tracing::Span::current();
+    span.record("rpc.grpc.status_code", code as i32);
+    if matches!(
+        code,
+        Code::Unknown
+            | Code::DeadlineExceeded
+            | Code::Unimplemented
+            | Code::Internal
+            | Code::Unavailable
+            | Code::DataLoss
+    ) {
+        span.record("otel.status_code", "ERROR");
+    }
 }
 
 /// Writes the current span's trace context into outgoing gRPC metadata (`traceparent`,
