@@ -116,6 +116,7 @@ impl Receiver {
 }
 
 const GET_CUSTOMER: &str = "/dossier.customer.v1.CustomerService/GetCustomer";
+const CREATE_CUSTOMER: &str = "/dossier.customer.v1.CustomerService/CreateCustomer";
 
 fn customer(name: &str) -> pb::Customer {
     pb::Customer {
@@ -174,6 +175,26 @@ async fn one_trace_runs_from_the_gateway_through_the_service_into_its_database()
             .expect("ascii"),
     );
     client.get_customer(request).await.expect("read");
+    // The create came without a trace context: the gateway started a trace, and its audit
+    // event names that trace.
+    let auditor = token(Role::Auditor, "aud-1", "");
+    let audited = dossier_proto::gateway::access_service_client::AccessServiceClient::new(
+        topology.channel("gateway"),
+    )
+    .list_audit_events(with_token(
+        dossier_proto::gateway::ListAuditEventsRequest {
+            method: CREATE_CUSTOMER.into(),
+            ..Default::default()
+        },
+        &auditor,
+    ))
+    .await
+    .expect("audit listed")
+    .into_inner()
+    .events;
+    assert_eq!(audited.len(), 1, "{audited:#?}");
+    let audited_trace = audited[0].trace_id.clone();
+
     // A read of a customer that does not exist: its own trace, its status on the spans.
     let missing = client
         .get_customer(with_token(
@@ -265,6 +286,17 @@ async fn one_trace_runs_from_the_gateway_through_the_service_into_its_database()
             "{span:#?}"
         );
     }
+
+    let create_span = receiver
+        .spans()
+        .into_iter()
+        .find(|s| s.service == "gateway" && s.name == CREATE_CUSTOMER)
+        .expect("the gateway's span of the create");
+    assert_eq!(
+        create_span.trace_id, audited_trace,
+        "the audit event names the call's trace"
+    );
+    assert_ne!(audited_trace, client_trace);
 
     // The failed read: a trace of its own, NOT_FOUND (5) on both server spans, which stay
     // unmarked as errors (the caller's mistake, not the server's).

@@ -135,6 +135,17 @@ pub fn record_status(code: tonic::Code) {
     }
 }
 
+/// The trace id of the current span (32 hex digits) when it is exported, so that a record of
+/// the call (the gateway's audit event) can name the trace that shows it.
+pub fn current_trace_id() -> Option<String> {
+    let context = tracing::Span::current().context();
+    let span = context.span();
+    let span_context = span.span_context();
+    span_context
+        .is_valid()
+        .then(|| span_context.trace_id().to_string())
+}
+
 /// Writes the current span's trace context into outgoing gRPC metadata (`traceparent`,
 /// `tracestate`), so the called service's span becomes its child. Leaves the metadata as it is
 /// when there is no exported trace (no OTLP endpoint configured).
