@@ -1,6 +1,7 @@
 //! Traces and metrics of separate `dossier serve` processes: one trace runs from the gateway
-//! through customer-profile into its database statements, exported over OTLP to a receiver this
-//! test runs; and every service counts its calls in Prometheus format on its metrics port.
+//! through customer-profile into its database statements (and from the gateway through
+//! complaints on to customer-profile), exported over OTLP to a receiver this test runs; and every
+//! service counts its calls in Prometheus format on its metrics port.
 #![allow(clippy::expect_used, clippy::unwrap_used, missing_docs)]
 
 mod support;
@@ -136,7 +137,7 @@ async fn one_trace_runs_from_the_gateway_through_the_service_into_its_database()
     let receiver = Receiver::default();
     let endpoint = receiver.start().await;
     let mut topology = Topology::new(
-        &["customer-profile", "gateway"],
+        &["customer-profile", "complaints", "gateway"],
         &[],
         &[
             ("DOSSIER_TELEMETRY_OTLP_ENDPOINT", endpoint.as_str()),
@@ -148,6 +149,7 @@ async fn one_trace_runs_from_the_gateway_through_the_service_into_its_database()
     )
     .await;
     topology.start("customer-profile");
+    topology.start("complaints");
     topology.start("gateway");
 
     let archivist = token(Role::Archivist, "arch-1", "");
@@ -167,7 +169,12 @@ async fn one_trace_runs_from_the_gateway_through_the_service_into_its_database()
     // The caller's own trace context: the gateway's span must continue it.
     let client_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
     let client_span = "00f067aa0ba902b7";
-    let mut request = with_token(pb::GetCustomerRequest { id: created.id }, &archivist);
+    let mut request = with_token(
+        pb::GetCustomerRequest {
+            id: created.id.clone(),
+        },
+        &archivist,
+    );
     request.metadata_mut().insert(
         "traceparent",
         format!("00-{client_trace}-{client_span}-01")
@@ -325,20 +332,20 @@ async fn one_trace_runs_from_the_gateway_through_the_service_into_its_database()
     assert!(failed.iter().all(|s| s.status != 2), "{failed:#?}");
 
     // A service that is down is the server side's failure: UNAVAILABLE, an error span.
-    let down = dossier_proto::complaint::complaint_service_client::ComplaintServiceClient::new(
+    let down = dossier_proto::visit::visit_service_client::VisitServiceClient::new(
         topology.channel("gateway"),
     )
-    .get_complaint(with_token(
-        dossier_proto::complaint::GetComplaintRequest { id: "c-1".into() },
-        &token(Role::CustomerService, "desk-1", "east"),
+    .get_visit(with_token(
+        dossier_proto::visit::GetVisitRequest { id: "v-1".into() },
+        &token(Role::SalesManager, "mgr-east", "east"),
     ))
     .await
-    .expect_err("complaints is not running");
+    .expect_err("visit-journal is not running");
     assert_eq!(down.code(), tonic::Code::Unavailable);
     let mut unavailable = None;
     for _ in 0..100 {
         unavailable = receiver.spans().into_iter().find(|s| {
-            s.name == "/dossier.complaint.v1.ComplaintService/GetComplaint"
+            s.name == "/dossier.visit.v1.VisitService/GetVisit"
                 && s.attributes.get("rpc.grpc.status_code").map(String::as_str) == Some("14")
         });
         if unavailable.is_some() {
@@ -349,6 +356,77 @@ async fn one_trace_runs_from_the_gateway_through_the_service_into_its_database()
     let unavailable = unavailable.expect("the gateway's span of the call to a service down");
     assert_eq!(unavailable.service, "gateway");
     assert_eq!(unavailable.status, 2, "{unavailable:#?}");
+
+    // Three services deep: a complaint filed through the gateway makes complaints ask
+    // customer-profile about the customer, and that call joins the same trace.
+    let file_trace = "0af7651916cd43dd8448eb211c80319c";
+    let mut request = with_token(
+        dossier_proto::complaint::FileComplaintRequest {
+            complaint: Some(dossier_proto::complaint::Complaint {
+                customer_id: created.id.clone(),
+                complaint_time: Some(dossier_kit::time::to_timestamp(chrono::Utc::now())),
+                complainant: "王建国".into(),
+                complainant_phone: "13812345678".into(),
+                subject: "第三批货晚到".into(),
+                content: "第三批货晚到五天,影响生产".into(),
+                ..Default::default()
+            }),
+            request_id: "trace-complaint".into(),
+        },
+        &token(Role::CustomerService, "desk-1", "east"),
+    );
+    request.metadata_mut().insert(
+        "traceparent",
+        format!("00-{file_trace}-b7ad6b7169203331-01")
+            .parse()
+            .expect("ascii"),
+    );
+    dossier_proto::complaint::complaint_service_client::ComplaintServiceClient::new(
+        topology.channel("gateway"),
+    )
+    .file_complaint(request)
+    .await
+    .expect("complaint filed");
+    const FILE: &str = "/dossier.complaint.v1.ComplaintService/FileComplaint";
+    let mut hops = None;
+    for _ in 0..100 {
+        let spans: Vec<Received> = receiver
+            .spans()
+            .into_iter()
+            .filter(|s| s.trace_id == file_trace)
+            .collect();
+        let gateway = spans
+            .iter()
+            .find(|s| s.service == "gateway" && s.name == FILE);
+        let complaints = spans.iter().find(|s| {
+            s.service == "complaints"
+                && s.name == FILE
+                && gateway.is_some_and(|g| s.parent_id == g.span_id)
+        });
+        let profile = spans.iter().find(|s| {
+            s.service == "customer-profile"
+                && s.name == GET_CUSTOMER
+                && complaints.is_some_and(|c| s.parent_id == c.span_id)
+        });
+        if let (Some(g), Some(c), Some(p)) = (gateway, complaints, profile) {
+            hops = Some((g.clone(), c.clone(), p.clone()));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (gateway, complaints, profile) = hops.unwrap_or_else(|| {
+        panic!(
+            "gateway → complaints → customer-profile in one trace: {:#?}",
+            receiver
+                .spans()
+                .into_iter()
+                .filter(|s| s.trace_id == file_trace)
+                .collect::<Vec<_>>()
+        )
+    });
+    assert_eq!(gateway.parent_id, "b7ad6b7169203331");
+    assert_eq!(complaints.parent_id, gateway.span_id);
+    assert_eq!(profile.parent_id, complaints.span_id);
 }
 
 #[tokio::test]
