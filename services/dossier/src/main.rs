@@ -1,7 +1,8 @@
 //! `dossier` — the one binary users run. `dossier up` starts every service built so far in one
 //! process (each with its own embedded SQLite database under `./data`); `dossier serve <service>`
 //! starts one; `dossier token` mints a development token; `dossier demo` loads demo data;
-//! `dossier migrate` brings databases up to date; `dossier bench` measures.
+//! `dossier migrate` brings databases up to date; `dossier bench` measures; `dossier probe` asks a
+//! server's gRPC health.
 #![forbid(unsafe_code)]
 
 mod commands;
@@ -44,6 +45,9 @@ enum Command {
     Migrate(commands::migrate::MigrateArgs),
     /// Measure throughput and latency against baselines measured in the same run.
     Bench(commands::bench::BenchArgs),
+    /// Ask a server over the gRPC health protocol whether it is serving (exit 0 only then),
+    /// e.g. `dossier probe --service customer-profile`: the container health check.
+    Probe(commands::probe::ProbeArgs),
 }
 
 #[tokio::main]
@@ -63,6 +67,7 @@ async fn main() -> std::process::ExitCode {
         Command::Demo(args) => commands::demo::demo(&config, args).await,
         Command::Migrate(args) => commands::migrate::migrate(&config, args).await,
         Command::Bench(args) => commands::bench::bench(args).await,
+        Command::Probe(args) => commands::probe::probe(&config, args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -24,18 +24,27 @@ pub struct Started {
 pub struct ServiceEntry {
     /// Name used on the command line.
     pub name: &'static str,
+    /// Its configuration section (`customer_profile`: `DOSSIER_CUSTOMER_PROFILE_…`).
+    pub section: &'static str,
+    /// Where it listens unless configured otherwise.
+    pub default_listen: &'static str,
+    /// The gRPC service it reports to the health protocol.
+    pub grpc_service: &'static str,
     /// Builds it (connects, migrates, binds).
     pub start:
         fn(Config, SharedClock, ShutdownSignal) -> BoxFuture<'static, Result<Started, String>>,
 }
 
 /// A [`ServiceEntry`] for a service crate. Every service crate has the same face — consts
-/// `SERVICE_NAME` and `GRPC_SERVICE`, and an `Application` with `build`, `port`, `database` and
-/// `run_until_stopped` — so one macro starts them all.
+/// `SERVICE_NAME`, `CONFIG_SECTION`, `DEFAULT_LISTEN` and `GRPC_SERVICE`, and an `Application`
+/// with `build`, `port`, `database` and `run_until_stopped` — so one macro starts them all.
 macro_rules! service_entry {
     ($krate:ident) => {
         ServiceEntry {
             name: $krate::SERVICE_NAME,
+            section: $krate::CONFIG_SECTION,
+            default_listen: $krate::DEFAULT_LISTEN,
+            grpc_service: $krate::GRPC_SERVICE,
             start: |config: Config, clock: SharedClock, shutdown: ShutdownSignal| {
                 Box::pin(async move {
                     let app = $krate::Application::build(&config, clock, shutdown).await?;

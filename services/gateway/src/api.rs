@@ -629,21 +629,38 @@ impl AccessService for AccessApi {
         let caller = self.authenticated(&request, "VerifyAuditChain").await?;
         let result = async {
             caller.require_any(&[Role::Auditor], "verify the audit log")?;
-            let (report, head) = self.store.verify_audit().await?;
+            let r = request.get_ref();
+            if r.to_sequence != 0 && r.to_sequence < r.from_sequence {
+                return Err(Problem::invalid(
+                    "to_sequence",
+                    format!(
+                        "must not be below from_sequence ({}), or 0 for the end of the log",
+                        r.from_sequence
+                    ),
+                ));
+            }
+            let bound = |field: &str, value: u64| {
+                i64::try_from(value)
+                    .map_err(|_| Problem::invalid(field, "is beyond the largest sequence"))
+            };
+            let report = self
+                .store
+                .verify_audit(
+                    bound("from_sequence", r.from_sequence)?,
+                    bound("to_sequence", r.to_sequence)?,
+                )
+                .await?;
+            let (last_sequence, head_hash) = report.last_checked.clone().unwrap_or_default();
             Ok(pb::VerifyAuditChainResponse {
                 ok: report.ok,
                 events_checked: report.events_checked,
                 first_bad_sequence: report.first_bad_sequence.max(0) as u64,
-                problem: if report.ok {
-                    String::new()
-                } else {
-                    format!(
-                        "event {} was edited or deleted after it was written",
-                        report.first_bad_sequence
-                    )
-                },
-                head_hash: head.as_ref().map(|(_, h)| h.clone()).unwrap_or_default(),
-                last_sequence: head.map(|(s, _)| s.max(0) as u64).unwrap_or(0),
+                problem: report
+                    .problem
+                    .map(|p| p.as_str().to_owned())
+                    .unwrap_or_default(),
+                head_hash,
+                last_sequence: last_sequence.max(0) as u64,
             })
         }
         .await;

@@ -13,6 +13,7 @@
 //!    caller's relation to each customer the response is about; list the masked paths in the
 //!    `dossier-masked-fields` header.
 //! 5. **Audit** the call, allowed or denied, and wait for the audit commit: no audit, no data.
+//!    A stream is audited when it opens and again when it ends, with what it revealed.
 
 use std::collections::{BTreeSet, HashMap};
 use std::convert::Infallible;
@@ -171,6 +172,18 @@ impl CallRecord {
                 self.masked.push(path);
             }
         }
+    }
+
+    /// Adds what one stream message revealed to the stream's running summary.
+    fn merge(&mut self, other: CallRecord) {
+        self.customer_ids.extend(other.customer_ids);
+        self.revealed.extend(other.revealed);
+        for path in other.masked {
+            if !self.masked.contains(&path) {
+                self.masked.push(path);
+            }
+        }
+        self.grants.extend(other.grants);
     }
 
     fn absorb_relations(&mut self, known: &HashMap<String, Resolved>) {
@@ -398,37 +411,61 @@ impl Gate {
             .map_err(Status::from)?;
         let (prepared, upstream) = opened?;
         let blank = Arc::new(local.blank());
+        // And again when it ends: what it revealed over its life (customers, classes, masked
+        // fields, grants), and how it ended.
+        let closing = Arc::new(StreamAudit {
+            gate: self.clone(),
+            summary: Mutex::new(local.blank()),
+            code: Mutex::new(None),
+        });
+        let closing_end = closing.clone();
         let state = Arc::new(tokio::sync::Mutex::new(prepared));
         let gate = self.clone();
         let stream = upstream
             .then(move |item| {
-                let (gate, method, caller, state, authorization, blank) = (
+                let (gate, method, caller, state, authorization, blank, closing) = (
                     gate.clone(),
                     method.clone(),
                     caller.clone(),
                     state.clone(),
                     authorization.clone(),
                     blank.clone(),
+                    closing.clone(),
                 );
                 async move {
-                    let bytes =
-                        item.map_err(|s| crate::upstream::upstream_status(method.upstream, s))?;
-                    let mut prepared = state.lock().await;
-                    // Stream items are not audited one by one (the stream was, when it opened).
-                    let mut scratch = blank.blank();
-                    let (masked, _) = gate
-                        .mask(
-                            &method,
-                            &caller,
-                            &bytes,
-                            &mut prepared,
-                            authorization.as_ref(),
-                            &mut scratch,
-                        )
-                        .await?;
-                    Ok(Bytes::from(masked))
+                    let outcome = async {
+                        let bytes =
+                            item.map_err(|s| crate::upstream::upstream_status(method.upstream, s))?;
+                        let mut prepared = state.lock().await;
+                        let mut scratch = blank.blank();
+                        let (masked, _) = gate
+                            .mask(
+                                &method,
+                                &caller,
+                                &bytes,
+                                &mut prepared,
+                                authorization.as_ref(),
+                                &mut scratch,
+                            )
+                            .await?;
+                        scratch.absorb_relations(&prepared.known);
+                        closing.observe(scratch);
+                        Ok::<_, Status>(Bytes::from(masked))
+                    }
+                    .await;
+                    if let Err(status) = &outcome {
+                        closing.end(status.code());
+                    }
+                    outcome
                 }
             })
+            .chain(futures::stream::poll_fn({
+                let closing = closing_end.clone();
+                move |_| {
+                    closing.end(tonic::Code::Ok);
+                    Poll::Ready(None)
+                }
+            }))
             .boxed();
         Ok(Response::new(stream))
     }
@@ -599,6 +636,51 @@ impl Gate {
 
 /// Moves the record out of its shared cell (each call owns its record; the cell only carries it
 /// into the service closure).
+/// The closing audit event of a stream, written when the last handle to it goes: the stream
+/// ended, failed, or its client went away (`CANCELLED`).
+struct StreamAudit {
+    gate: Arc<Gate>,
+    summary: Mutex<CallRecord>,
+    code: Mutex<Option<tonic::Code>>,
+}
+
+impl StreamAudit {
+    fn observe(&self, message: CallRecord) {
+        if let Ok(mut summary) = self.summary.lock() {
+            summary.merge(message);
+        }
+    }
+
+    /// Records how the stream ended; the first ending counts.
+    fn end(&self, code: tonic::Code) {
+        if let Ok(mut ended) = self.code.lock() {
+            ended.get_or_insert(code);
+        }
+    }
+}
+
+impl Drop for StreamAudit {
+    fn drop(&mut self) {
+        let code = self
+            .code
+            .lock()
+            .ok()
+            .and_then(|c| *c)
+            .unwrap_or(tonic::Code::Cancelled);
+        let entry = match self.summary.lock() {
+            Ok(summary) => summary.entry(code, self.gate.clock.now()),
+            Err(poisoned) => poisoned.into_inner().entry(code, self.gate.clock.now()),
+        };
+        let audit = self.gate.audit.clone();
+        // Drop cannot wait; the writer logs a failed append itself.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = audit.append(entry).await;
+            });
+        }
+    }
+}
+
 fn take(record: &Mutex<CallRecord>) -> CallRecord {
     let mut guard = match record.lock() {
         Ok(guard) => guard,

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod demo;
 pub mod migrate;
+pub mod probe;
 pub mod token;
 pub mod up;
 

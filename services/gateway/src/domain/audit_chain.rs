@@ -151,65 +151,117 @@ pub struct StoredEvent {
     pub entry: AuditEntry,
 }
 
-/// Walks the chain in order and finds the first event that is not what was written.
-#[derive(Debug)]
-pub struct ChainVerifier {
-    expected_sequence: i64,
-    expected_prev: String,
-    checked: u64,
-    first_bad: Option<i64>,
+/// What is wrong with the first bad event (the contract's `problem` values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChainProblem {
+    /// The event's content no longer hashes to its stored hash: it was edited.
+    HashMismatch,
+    /// The event does not link to its predecessor's hash: the predecessor or the link was
+    /// rewritten.
+    PrevHashMismatch,
+    /// The event is not there: it was deleted.
+    Missing,
 }
 
-impl Default for ChainVerifier {
-    fn default() -> Self {
-        Self {
-            expected_sequence: 1,
-            expected_prev: GENESIS.to_owned(),
-            checked: 0,
-            first_bad: None,
+impl ChainProblem {
+    /// The name integrators see in `VerifyAuditChainResponse.problem`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChainProblem::HashMismatch => "hash_mismatch",
+            ChainProblem::PrevHashMismatch => "prev_hash_mismatch",
+            ChainProblem::Missing => "missing",
         }
     }
 }
 
+/// Walks the chain in order and finds the first event that is not what was written.
+///
+/// A walk may cover part of the log: it starts at `from` and, past the first event, checks
+/// every link. The first event's own link is checked against the hash of the event before it
+/// when the caller supplies it ([`ChainVerifier::starting_at`]).
+#[derive(Debug)]
+pub struct ChainVerifier {
+    expected_sequence: i64,
+    /// The hash the next event must link to; `None` before the first event of a walk that
+    /// starts mid-log without its predecessor.
+    expected_prev: Option<String>,
+    checked: u64,
+    last_checked: Option<(i64, String)>,
+    first_bad: Option<(i64, ChainProblem)>,
+}
+
+impl Default for ChainVerifier {
+    fn default() -> Self {
+        Self::starting_at(1, Some(GENESIS.to_owned()))
+    }
+}
+
 impl ChainVerifier {
+    /// A walk from sequence `from` (1 or more), whose first event must link to `prev_hash` when
+    /// given.
+    pub fn starting_at(from: i64, prev_hash: Option<String>) -> Self {
+        Self {
+            expected_sequence: from.max(1),
+            expected_prev: prev_hash,
+            checked: 0,
+            last_checked: None,
+            first_bad: None,
+        }
+    }
+
     /// Checks the next stored event. Returns false once a bad event is found (stop reading).
     pub fn check(&mut self, event: &StoredEvent) -> bool {
         if self.first_bad.is_some() {
             return false;
         }
-        self.checked += 1;
         if event.sequence != self.expected_sequence {
             // A gap: the expected event was deleted.
-            self.first_bad = Some(self.expected_sequence);
+            self.first_bad = Some((self.expected_sequence, ChainProblem::Missing));
             return false;
         }
+        self.checked += 1;
         let recomputed = event_hash(event.sequence, &event.prev_hash, &event.entry);
-        if event.prev_hash != self.expected_prev || recomputed != event.hash {
-            self.first_bad = Some(event.sequence);
+        if recomputed != event.hash {
+            self.first_bad = Some((event.sequence, ChainProblem::HashMismatch));
+            return false;
+        }
+        if self
+            .expected_prev
+            .as_ref()
+            .is_some_and(|prev| *prev != event.prev_hash)
+        {
+            self.first_bad = Some((event.sequence, ChainProblem::PrevHashMismatch));
             return false;
         }
         self.expected_sequence += 1;
-        self.expected_prev = event.hash.clone();
+        self.expected_prev = Some(event.hash.clone());
+        self.last_checked = Some((event.sequence, event.hash.clone()));
         true
     }
 
-    /// Ends the walk against the recorded head (last sequence and hash written). Events missing
-    /// at the end (the newest deleted) show here.
-    pub fn finish(mut self, head: Option<(i64, String)>) -> ChainReport {
+    /// Ends the walk. `through` is the last sequence the walk had to reach: the recorded head
+    /// (last sequence and hash written) for a walk to the end, so events missing at the end
+    /// (the newest deleted) and a rewritten last event show here.
+    pub fn finish(mut self, through: Option<(i64, Option<String>)>) -> ChainReport {
         if self.first_bad.is_none()
-            && let Some((last, hash)) = head
+            && let Some((last, hash)) = through
         {
             let last_seen = self.expected_sequence - 1;
             if last > last_seen {
-                self.first_bad = Some(last_seen + 1);
-            } else if last == last_seen && last > 0 && hash != self.expected_prev {
-                self.first_bad = Some(last);
+                self.first_bad = Some((last_seen + 1, ChainProblem::Missing));
+            } else if last == last_seen
+                && last > 0
+                && hash.is_some_and(|hash| Some(hash) != self.expected_prev)
+            {
+                self.first_bad = Some((last, ChainProblem::HashMismatch));
             }
         }
         ChainReport {
             ok: self.first_bad.is_none(),
             events_checked: self.checked,
-            first_bad_sequence: self.first_bad.unwrap_or(0),
+            first_bad_sequence: self.first_bad.map_or(0, |(sequence, _)| sequence),
+            problem: self.first_bad.map(|(_, problem)| problem),
+            last_checked: self.last_checked,
         }
     }
 }
@@ -217,12 +269,16 @@ impl ChainVerifier {
 /// The verifier's finding.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainReport {
-    /// Whether the whole chain is intact.
+    /// Whether every event walked is intact.
     pub ok: bool,
     /// Events read.
     pub events_checked: u64,
     /// The first sequence found edited or missing (0 when intact).
     pub first_bad_sequence: i64,
+    /// What was wrong with it.
+    pub problem: Option<ChainProblem>,
+    /// Sequence and hash of the last event found intact.
+    pub last_checked: Option<(i64, String)>,
 }
 
 #[cfg(test)]
@@ -253,7 +309,7 @@ mod tests {
             .collect()
     }
 
-    fn verify(events: &[StoredEvent], head: Option<(i64, String)>) -> ChainReport {
+    fn verify(events: &[StoredEvent], head: Option<(i64, Option<String>)>) -> ChainReport {
         let mut verifier = ChainVerifier::default();
         for event in events {
             if !verifier.check(event) {
@@ -263,8 +319,8 @@ mod tests {
         verifier.finish(head)
     }
 
-    fn head(events: &[StoredEvent]) -> Option<(i64, String)> {
-        events.last().map(|e| (e.sequence, e.hash.clone()))
+    fn head(events: &[StoredEvent]) -> Option<(i64, Option<String>)> {
+        events.last().map(|e| (e.sequence, Some(e.hash.clone())))
     }
 
     #[test]
@@ -302,5 +358,72 @@ mod tests {
         events[2].entry.caller_id = "forged".into();
         events[2].hash = event_hash(3, &events[2].prev_hash, &events[2].entry);
         assert_eq!(verify(&events, recorded_head).first_bad_sequence, 3);
+    }
+
+    #[test]
+    fn each_finding_names_its_problem() {
+        let events = chain(4);
+        let recorded_head = head(&events);
+        let mut edited = events.clone();
+        edited[1].entry.method = "/other".into();
+        assert_eq!(
+            verify(&edited, recorded_head.clone()).problem,
+            Some(ChainProblem::HashMismatch)
+        );
+        let mut relinked = events.clone();
+        relinked[2].prev_hash = "0".repeat(64);
+        relinked[2].hash = event_hash(3, &relinked[2].prev_hash, &relinked[2].entry);
+        let report = verify(&relinked, recorded_head.clone());
+        assert_eq!(
+            (report.first_bad_sequence, report.problem),
+            (3, Some(ChainProblem::PrevHashMismatch))
+        );
+        let mut deleted = events.clone();
+        deleted.remove(0);
+        let report = verify(&deleted, recorded_head);
+        assert_eq!(
+            (report.first_bad_sequence, report.problem),
+            (1, Some(ChainProblem::Missing))
+        );
+        assert_eq!(report.events_checked, 0);
+    }
+
+    #[test]
+    fn a_range_checks_its_own_events_against_the_link_before_it() {
+        let events = chain(6);
+        let walk = |from: usize, to: usize, events: &[StoredEvent]| {
+            let prev = events
+                .iter()
+                .find(|e| e.sequence == from as i64 - 1)
+                .map(|e| e.hash.clone());
+            let mut verifier = ChainVerifier::starting_at(from as i64, prev);
+            for event in events
+                .iter()
+                .filter(|e| e.sequence >= from as i64 && e.sequence <= to as i64)
+            {
+                if !verifier.check(event) {
+                    break;
+                }
+            }
+            verifier.finish(Some((to as i64, None)))
+        };
+        let report = walk(3, 5, &events);
+        assert!(report.ok, "{report:?}");
+        assert_eq!(report.events_checked, 3);
+        assert_eq!(report.last_checked, Some((5, events[4].hash.clone())));
+        // An edit outside the range is not this walk's finding; one inside is.
+        let mut edited = events.clone();
+        edited[0].entry.caller_id = "x".into();
+        assert!(walk(3, 5, &edited).ok);
+        edited[3].entry.caller_id = "x".into();
+        assert_eq!(walk(3, 5, &edited).first_bad_sequence, 4);
+        // A range whose end was deleted.
+        let mut cut = events.clone();
+        cut.remove(4);
+        let report = walk(3, 5, &cut);
+        assert_eq!(
+            (report.first_bad_sequence, report.problem),
+            (5, Some(ChainProblem::Missing))
+        );
     }
 }

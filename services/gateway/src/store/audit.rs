@@ -227,7 +227,7 @@ impl Store {
             .query_all_raw(statement(
                 backend,
                 &format!(
-                    "SELECT {COLUMNS} FROM audit_events{filter_sql} ORDER BY sequence DESC LIMIT {limit} OFFSET {offset}"
+                    "SELECT {COLUMNS} FROM audit_events{filter_sql} ORDER BY sequence LIMIT {limit} OFFSET {offset}"
                 ),
                 values,
             ))
@@ -236,21 +236,62 @@ impl Store {
         Ok((events, total.max(0) as u64))
     }
 
-    /// Walks the whole chain and reports the first edited or missing event, with the recorded
-    /// head (last sequence and hash).
-    pub async fn verify_audit(&self) -> Result<(ChainReport, Option<(i64, String)>), Problem> {
+    /// Walks the chain from `from` through `to` (0: from the start, to the recorded head) and
+    /// reports the first event edited or missing. A walk that starts mid-log checks its first
+    /// event's link against the stored hash of the event before it.
+    pub async fn verify_audit(&self, from: i64, to: i64) -> Result<ChainReport, Problem> {
         let backend = self.db.get_database_backend();
-        let mut verifier = ChainVerifier::default();
-        let mut after = 0i64;
-        'chunks: loop {
+        let from = from.max(1);
+        let prev = if from == 1 {
+            Some(GENESIS.to_owned())
+        } else {
+            self.db
+                .query_one_raw(statement(
+                    backend,
+                    "SELECT hash FROM audit_events WHERE sequence = ?",
+                    [(from - 1).into()],
+                ))
+                .await?
+                .map(|row| row.try_get::<String>("", "hash"))
+                .transpose()
+                .map_err(Problem::from)?
+        };
+        let head: Option<(i64, String)> = self
+            .db
+            .query_one_raw(statement(
+                backend,
+                "SELECT sequence, hash FROM audit_head WHERE id = 1",
+                [],
+            ))
+            .await?
+            .map(|row| -> Result<(i64, String), Problem> {
+                Ok((
+                    row.try_get("", "sequence").map_err(Problem::from)?,
+                    row.try_get("", "hash").map_err(Problem::from)?,
+                ))
+            })
+            .transpose()?;
+        // A walk to the head also checks the recorded head hash; one that stops short of it
+        // has only its own events to go by. Nothing past the head is asked for.
+        let through = head.map(|(head_sequence, head_hash)| {
+            if to > 0 && to < head_sequence {
+                (to, None)
+            } else {
+                (head_sequence, Some(head_hash))
+            }
+        });
+        let last = through.as_ref().map_or(0, |(last, _)| *last);
+        let mut verifier = ChainVerifier::starting_at(from, prev);
+        let mut after = from - 1;
+        'chunks: while after < last {
             let rows = self
                 .db
                 .query_all_raw(statement(
                     backend,
                     &format!(
-                        "SELECT {COLUMNS} FROM audit_events WHERE sequence > ? ORDER BY sequence LIMIT {VERIFY_CHUNK}"
+                        "SELECT {COLUMNS} FROM audit_events WHERE sequence > ? AND sequence <= ? ORDER BY sequence LIMIT {VERIFY_CHUNK}"
                     ),
-                    [after.into()],
+                    [after.into(), last.into()],
                 ))
                 .await?;
             if rows.is_empty() {
@@ -264,21 +305,6 @@ impl Store {
                 }
             }
         }
-        let head = self
-            .db
-            .query_one_raw(statement(
-                backend,
-                "SELECT sequence, hash FROM audit_head WHERE id = 1",
-                [],
-            ))
-            .await?;
-        let head = match head {
-            Some(row) => Some((
-                row.try_get("", "sequence").map_err(Problem::from)?,
-                row.try_get("", "hash").map_err(Problem::from)?,
-            )),
-            None => None,
-        };
-        Ok((verifier.finish(head.clone()), head))
+        Ok(verifier.finish(through))
     }
 }
