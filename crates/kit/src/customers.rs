@@ -83,6 +83,7 @@ impl CustomerDirectory {
                 .metadata_mut()
                 .insert("authorization", value.clone());
         }
+        crate::telemetry::inject_context(request.metadata_mut());
         let mut client = self.client.clone();
         match client.get_customer(request).await {
             Ok(reply) => {

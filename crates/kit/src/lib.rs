@@ -3,7 +3,9 @@
 //!
 //! - [`config`]: layered settings (defaults → TOML file → `DOSSIER_…` environment), secrets kept
 //!   out of logs.
-//! - [`telemetry`]: structured logs, OpenTelemetry export when configured.
+//! - [`telemetry`]: structured logs, OpenTelemetry export when configured, W3C trace context
+//!   carried from call to call.
+//! - [`metrics`]: Prometheus metrics of every server, and the gauges a service sets.
 //! - [`db`]: SQLite or PostgreSQL by URL, migrations at start, write transactions.
 //! - [`server`]: health, reflection, gRPC-Web, deadlines, concurrency and size limits, auth,
 //!   graceful shutdown.
@@ -20,6 +22,7 @@ pub mod config;
 pub mod customers;
 pub mod db;
 pub mod idempotency;
+pub mod metrics;
 pub mod outbox;
 pub mod paging;
 pub mod problem;

@@ -147,19 +147,23 @@ impl GrpcServer {
             .add_service(reflection_alpha);
 
         let mut stop_signal = shutdown.clone();
+        let server_name = self.service_names.first().copied().unwrap_or("grpc");
         let server = Server::builder()
             // Browsers and some mobile stacks speak gRPC-Web over HTTP/1.1.
             .accept_http1(true)
             // A call without its own deadline gets this one; a shorter client deadline wins.
             .timeout(Duration::from_secs(limits.request_timeout_secs))
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
-            .trace_fn(|request| tracing::info_span!("grpc", method = %request.uri().path()))
+            // The call's span joins the caller's trace (W3C `traceparent`).
+            .trace_fn(move |request| crate::telemetry::server_span(request, server_name))
             // One limit for the whole server, shared by all connections, so a burst waits
             // instead of exhausting the database pool.
             .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
                 limits.concurrency_limit,
             ))
             .layer(tonic_web::GrpcWebLayer::new())
+            // Inside gRPC-Web: a call's status is read from plain gRPC response headers.
+            .layer(crate::metrics::MetricsLayer)
             .add_routes(routes)
             // Nagle's algorithm off, as tonic does when it binds itself: with it on, a small
             // reply waits for the client's delayed ACK (about 40 ms a call).

@@ -132,6 +132,8 @@ impl CallRecord {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split('-').nth(1))
             .map(str::to_owned)
+            // The call's own trace when traces are exported, so the audit event leads to it.
+            .or_else(dossier_kit::telemetry::current_trace_id)
             .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
         Self {
             started: Instant::now(),

@@ -160,6 +160,9 @@ fn outgoing(metadata: &MetadataMap, message: Bytes) -> tonic::Request<Bytes> {
             request.metadata_mut().insert(*name, value);
         }
     }
+    // The service's span becomes a child of this call's span (replacing the caller's
+    // `traceparent`, which is this span's parent), so the trace runs through the gateway.
+    dossier_kit::telemetry::inject_context(request.metadata_mut());
     request
 }
 

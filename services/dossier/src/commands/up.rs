@@ -65,7 +65,11 @@ pub async fn up(config: &Config, args: UpArgs) -> anyhow::Result<()> {
         }
         started.push(service);
     }
-    print_banner(&started, &common.data_dir);
+    let mut metrics = Vec::new();
+    for entry in services::SERVICES {
+        metrics.extend(start_metrics(&config, entry.name, &shutdown).await?);
+    }
+    print_banner(&started, &metrics, &common.data_dir);
 
     let endpoints: Vec<(String, u16)> = started
         .iter()
@@ -163,20 +167,46 @@ pub async fn serve(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
     let _telemetry =
         dossier_kit::telemetry::init(&common.telemetry, entry.name).map_err(anyhow::Error::msg)?;
     let (_trigger, shutdown) = ShutdownSignal::from_os();
+    let metrics = start_metrics(&config, entry.name, &shutdown).await?;
     let started = (entry.start)(config, dossier_kit::clock::system(), shutdown)
         .await
         .map_err(anyhow::Error::msg)?;
-    print_banner(std::slice::from_ref(&started), &common.data_dir);
+    print_banner(
+        std::slice::from_ref(&started),
+        metrics.as_slice(),
+        &common.data_dir,
+    );
     started.run.await.map_err(anyhow::Error::msg)
 }
 
-fn print_banner(started: &[Started], data_dir: &std::path::Path) {
+/// Starts the Prometheus endpoint of `service` when its section sets `metrics_listen`.
+async fn start_metrics(
+    config: &Config,
+    service: &'static str,
+    shutdown: &ShutdownSignal,
+) -> anyhow::Result<Option<(&'static str, std::net::SocketAddr)>> {
+    let section = service.replace('-', "_");
+    let bound = dossier_kit::metrics::start(config, &section, shutdown.clone())
+        .await
+        .map_err(anyhow::Error::msg)
+        .with_context(|| format!("metrics endpoint of {service}"))?;
+    Ok(bound.map(|address| (service, address)))
+}
+
+fn print_banner(
+    started: &[Started],
+    metrics: &[(&str, std::net::SocketAddr)],
+    data_dir: &std::path::Path,
+) {
     println!("Dossier is up.");
     for service in started {
         println!(
             "  {:<20} grpc://127.0.0.1:{}  ({})  db: {}",
             service.name, service.port, service.grpc_service, service.database
         );
+    }
+    for (service, address) in metrics {
+        println!("  {service:<20} metrics http://{address}/metrics");
     }
     println!("Data directory: {}", data_dir.display());
     println!("Get a token:    dossier token --role archivist --sub $USER");
