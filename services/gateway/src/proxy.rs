@@ -25,7 +25,7 @@ use bytes::Bytes;
 use dossier_kit::Problem;
 use dossier_kit::auth::{Caller, JwtVerifier};
 use dossier_kit::clock::SharedClock;
-use dossier_masking::{MASKED_FIELDS_HEADER, MaskReport, Masker, Relation};
+use dossier_masking::{MASKED_FIELDS_HEADER, MaskReport, Masker, Relation, author_relation};
 use dossier_proto::sensitivity::Sensitivity;
 use futures::future::BoxFuture;
 use futures::stream::{BoxStream, StreamExt};
@@ -518,16 +518,30 @@ impl Gate {
             .map(|id| known.get(id).map(|r| r.relation).unwrap_or(Relation::Other))
             .collect();
         if method.kind == Kind::Write {
+            // The caller's relation to each record the request names as written by someone
+            // (a journal, a plan, a report): as its author stands to the caller.
+            let authored: Vec<Relation> = inspect::authors(&request)
+                .iter()
+                .map(|(author, team)| author_relation(caller, author, team))
+                .collect();
             if rules::limited_to_own(caller) && relations.iter().any(|r| *r != Relation::Owner) {
                 return Err(Problem::denied(
                     "a salesperson may change only their own customers' records",
                 ));
             }
-            // A request naming no customer creates one: the caller stands as its owner.
-            let as_relations = if relations.is_empty() {
-                vec![Relation::Owner]
-            } else {
+            if rules::limited_to_own(caller) && authored.iter().any(|r| *r != Relation::Owner) {
+                return Err(Problem::denied(
+                    "a salesperson writes records only as their own author",
+                ));
+            }
+            // Customers decide when the request names any; else the authors it names; else it
+            // creates a customer (or writes the caller's own record): the caller is its owner.
+            let as_relations = if !relations.is_empty() {
                 relations.clone()
+            } else if !authored.is_empty() {
+                authored
+            } else {
+                vec![Relation::Owner]
             };
             inspect::check_write(&request, caller, &as_relations)?;
         }
