@@ -222,7 +222,7 @@ async fn a_salesperson_may_not_write_a_journal_as_someone_else() {
     }
     // Without naming an author the service takes the caller: allowed.
     let mine = v::Journal {
-        journal_date: "2026-06-16".into(),
+        journal_date: "2026-06-14".into(),
         market_analysis: "竞品降价 5%".into(),
         ..Default::default()
     };
