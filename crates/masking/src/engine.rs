@@ -244,7 +244,8 @@ impl Masker {
     /// Masks `msg` in place for `caller`. `relation_of` gives the caller's relation to a customer
     /// by id; it is asked once per distinct customer id met in the message (each item of a list
     /// response, each packed change-feed payload, ...). The top of the message stands in
-    /// `Relation::Other` unless its own `customer_ref` says otherwise.
+    /// `Relation::Other` unless its own `customer_ref` (or, without one, its `author_ref`) says
+    /// otherwise.
     pub fn mask_message(
         &self,
         msg: &mut DynamicMessage,

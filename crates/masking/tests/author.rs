@@ -206,3 +206,27 @@ fn each_journal_of_a_list_stands_as_its_own_author() {
     let reflected = ListJournalsResponse::decode(dynamic.encode_to_vec().as_slice()).unwrap();
     assert_eq!(reflected, masked);
 }
+
+#[test]
+fn an_author_sent_twice_is_read_as_a_decoder_reads_it() {
+    // `salesperson_id` (field 2) sent twice: a decoder keeps the last value; both walks must
+    // decide by that one.
+    let rep = who(Role::SalesRep, "rep-a", "east");
+    let mut bytes = journal("rep-w", "west", "").encode_to_vec();
+    bytes.extend_from_slice(&[0x12, 5]);
+    bytes.extend_from_slice(b"rep-a");
+    let (masked, report) = mask_both(JOURNAL, &bytes, &rep, &|_| Relation::Other);
+    let masked = Journal::decode(masked.as_slice()).unwrap();
+    assert_eq!(masked.salesperson_id, "rep-a");
+    assert_eq!(masked.market_analysis, "MARKET");
+    assert!(report.masked_paths.is_empty(), "{:?}", report.masked_paths);
+    // And the other way round: the author's own id overwritten by another's.
+    let mut bytes = journal("rep-a", "west", "").encode_to_vec();
+    bytes.extend_from_slice(&[0x12, 5]);
+    bytes.extend_from_slice(b"rep-w");
+    let (masked, _) = mask_both(JOURNAL, &bytes, &rep, &|_| Relation::Other);
+    assert_eq!(
+        Journal::decode(masked.as_slice()).unwrap().market_analysis,
+        ""
+    );
+}

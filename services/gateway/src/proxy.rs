@@ -520,7 +520,8 @@ impl Gate {
         if method.kind == Kind::Write {
             // The caller's relation to each record the request names as written by someone
             // (a journal, a plan, a report): as its author stands to the caller.
-            let authored: Vec<Relation> = inspect::authors(&request)
+            let authors = inspect::authors(&request);
+            let authored: Vec<Relation> = authors
                 .iter()
                 .map(|(author, team)| author_relation(caller, author, team))
                 .collect();
@@ -534,12 +535,20 @@ impl Gate {
                     "a salesperson writes records only as their own author",
                 ));
             }
-            // Customers decide when the request names any; else the authors it names; else it
-            // creates a customer (or writes the caller's own record): the caller is its owner.
+            // Customers decide when the request names any; else the authors it names, where the
+            // relation can be known (the caller's own record, or an author with a team: a plan a
+            // manager writes for one of his salespeople carries no team, and stays as before);
+            // else it creates a customer (or writes the caller's own record): the caller owns it.
+            let decisive: Vec<Relation> = authors
+                .iter()
+                .zip(&authored)
+                .filter(|((_, team), relation)| **relation == Relation::Owner || !team.is_empty())
+                .map(|(_, relation)| *relation)
+                .collect();
             let as_relations = if !relations.is_empty() {
                 relations.clone()
-            } else if !authored.is_empty() {
-                authored
+            } else if !decisive.is_empty() {
+                decisive
             } else {
                 vec![Relation::Owner]
             };

@@ -237,3 +237,48 @@ async fn a_salesperson_may_not_write_a_journal_as_someone_else() {
     assert_eq!(created.salesperson_id, OWNER.sub);
     assert_eq!(created.market_analysis, "竞品降价 5%");
 }
+
+#[tokio::test]
+async fn a_manager_still_writes_a_plan_for_one_of_his_salespeople() {
+    // A work plan names its salesperson but no team: the gateway cannot place the author in
+    // the manager's team, and keeps the manager's write as before (the service decides who
+    // may act for whom). The salesperson themselves may not write one as someone else.
+    let stack = spawn_full_stack().await;
+    let plan = |author: &str| v::WorkPlan {
+        salesperson_id: author.into(),
+        kind: v::WorkPlanKind::Monthly as i32,
+        period: "2026-06".into(),
+        focus: vec!["新品进店".into()],
+        budget: vec![v::BudgetItem {
+            category: "陈列费用".into(),
+            amount: "3000".into(),
+        }],
+        notes: "月底前补人".into(),
+        ..Default::default()
+    };
+    let written = client(&stack)
+        .upsert_work_plan(HEAD.req(v::UpsertWorkPlanRequest {
+            plan: Some(plan(OWNER.sub)),
+            etag: String::new(),
+        }))
+        .await
+        .expect("the manager writes his salesperson's plan")
+        .into_inner();
+    assert_eq!(written.salesperson_id, OWNER.sub);
+    let refused = client(&stack)
+        .upsert_work_plan(OWNER.req(v::UpsertWorkPlanRequest {
+            plan: Some(v::WorkPlan {
+                notes: String::new(),
+                ..plan("rep-b")
+            }),
+            etag: String::new(),
+        }))
+        .await
+        .expect_err("a salesperson writing as another");
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    assert!(
+        refused.message().contains("own author"),
+        "{}",
+        refused.message()
+    );
+}
