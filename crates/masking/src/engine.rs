@@ -9,7 +9,7 @@ use prost::Message as _;
 use prost_reflect::{DescriptorPool, DynamicMessage, FieldDescriptor, Kind, ReflectMessage, Value};
 
 use crate::partial;
-use crate::policy::{Access, Grants, Relation};
+use crate::policy::{Access, Grants, Relation, author_relation};
 
 /// The response header that lists the masked field paths ([`MaskReport::header_value`]).
 pub const MASKED_FIELDS_HEADER: &str = "dossier-masked-fields";
@@ -119,6 +119,10 @@ pub(crate) struct MessagePlan {
     pub(crate) customer_refs: Vec<FieldDescriptor>,
     /// Their numbers, for the byte-level walk.
     pub(crate) customer_ref_numbers: Vec<u32>,
+    /// The singular string field annotated `author_ref`, if any (the first one).
+    pub(crate) author_ref: Option<FieldDescriptor>,
+    /// The singular string field annotated `author_team`, if any (the first one).
+    pub(crate) author_team: Option<FieldDescriptor>,
     /// Whether the type declares extensions (only descriptor.proto's option messages do).
     pub(crate) has_extensions: bool,
     /// Position in `fields` by field number, for the byte-level walk; empty when the numbers
@@ -240,7 +244,8 @@ impl Masker {
     /// Masks `msg` in place for `caller`. `relation_of` gives the caller's relation to a customer
     /// by id; it is asked once per distinct customer id met in the message (each item of a list
     /// response, each packed change-feed payload, ...). The top of the message stands in
-    /// `Relation::Other` unless its own `customer_ref` says otherwise.
+    /// `Relation::Other` unless its own `customer_ref` (or, without one, its `author_ref`) says
+    /// otherwise.
     pub fn mask_message(
         &self,
         msg: &mut DynamicMessage,
@@ -507,9 +512,10 @@ impl Masker {
         Outcome::Keep
     }
 
-    /// The relation the message stands in: decided by its own `customer_ref` when set, inherited
-    /// from its parent otherwise. Two refs naming customers of different relations (no contract
-    /// message has two, but nothing forbids it) leave the message at `Other`.
+    /// The relation the message stands in: decided by its own `customer_ref` when set; else by
+    /// its `author_ref` when set (see [`Walk::author_relation`]); inherited from its parent
+    /// otherwise. Two refs naming customers of different relations (no contract message has two,
+    /// but nothing forbids it) leave the message at `Other`.
     fn relation(
         &self,
         msg: &DynamicMessage,
@@ -530,7 +536,20 @@ impl Masker {
                 Some(_) => Some(Relation::Other),
             };
         }
-        decided.unwrap_or(inherited)
+        if let Some(relation) = decided {
+            return relation;
+        }
+        let text = |field: &Option<FieldDescriptor>| -> String {
+            field
+                .as_ref()
+                .and_then(|field| msg.get_field(field).as_str().map(str::to_owned))
+                .unwrap_or_default()
+        };
+        let author = text(&plan.author_ref);
+        if author.is_empty() {
+            return inherited;
+        }
+        walk.author_relation(&author, &text(&plan.author_team))
     }
 }
 
@@ -566,6 +585,8 @@ fn plan(
         .collect();
     let mut fields = Vec::with_capacity(message.fields().len());
     let mut customer_refs = Vec::new();
+    let mut author_ref = None;
+    let mut author_team = None;
     for field in message.fields() {
         let annotation = sensitivity::annotation(&field);
         let cardinality = if field.is_map() {
@@ -593,6 +614,14 @@ fn plan(
             && value == ValueKind::String
         {
             customer_refs.push(field.clone());
+        }
+        if cardinality == Cardinality::Single && value == ValueKind::String {
+            if annotation.author_ref && author_ref.is_none() {
+                author_ref = Some(field.clone());
+            }
+            if annotation.author_team && author_team.is_none() {
+                author_team = Some(field.clone());
+            }
         }
         let wire = if field.is_group() {
             Wire::Group
@@ -640,6 +669,8 @@ fn plan(
         fields,
         customer_ref_numbers: customer_refs.iter().map(FieldDescriptor::number).collect(),
         customer_refs,
+        author_ref,
+        author_team,
         has_extensions: message.extensions().len() > 0,
         positions,
     }
@@ -856,6 +887,12 @@ impl<'a> Walk<'a> {
     pub(crate) fn grants(&mut self, relation: Relation) -> Grants {
         let slot = &mut self.grants[relation as usize];
         *slot.get_or_insert_with(|| Grants::new(self.caller, relation))
+    }
+
+    /// The caller's relation to a record written by `author` of `team` (a message with no
+    /// customer reference set but an `author_ref`): the policy's rule, [`author_relation`].
+    pub(crate) fn author_relation(&self, author: &str, team: &str) -> Relation {
+        author_relation(self.caller, author, team)
     }
 
     pub(crate) fn relation_of(&mut self, id: &str) -> Relation {

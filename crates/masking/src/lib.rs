@@ -22,7 +22,9 @@
 //! - **Relation per record.** The caller's [`Relation`] (owner, team, borrower, other) is decided
 //!   per message: a message with a non-empty `customer_ref` field stands in the relation the
 //!   gateway's `relation_of(customer_id)` returns, and so do its descendants; a message without
-//!   one inherits its parent's; the top defaults to `Other`. So each item of a list response is
+//!   one inherits its parent's unless it names its author (`author_ref`, with `author_team`):
+//!   then it stands as its author does to the caller ([`policy::author_relation`]: the caller's
+//!   own record → owner, a teammate's → team); the top defaults to `Other`. So each item of a list response is
 //!   masked for its own customer, and a change event for the customer it concerns.
 //! - **Message-typed fields.** A sub-message is walked only when the field that holds it is
 //!   revealed; otherwise it is cleared whole (a sub-message has no partial form). Well-known types
@@ -47,4 +49,4 @@ pub mod policy;
 mod wire;
 
 pub use engine::{Error, MASKED_FIELDS_HEADER, MaskReport, Masker, WHOLE_MESSAGE_PATH};
-pub use policy::{Access, Grants, Relation, access, field_access};
+pub use policy::{Access, Grants, Relation, access, author_relation, field_access};

@@ -208,6 +208,22 @@ pub fn access(caller: &Caller, relation: Relation, sensitivity: Sensitivity) -> 
     Grants::new(caller, relation).get(sensitivity)
 }
 
+/// The caller's relation to a record a salesperson wrote that names no customer at its top (a
+/// work journal, a visit plan, a market report), decided from its author (`author_ref`) and the
+/// author's team (`author_team`, empty when the message has none): the author is the caller →
+/// `Owner` (the author reads and writes their own record as an owner does their customer's); the
+/// author is in the caller's team → `Team` (the team's manager reviews it); else `Other`. A
+/// caller or author without a team is in no team.
+pub fn author_relation(caller: &Caller, author: &str, team: &str) -> Relation {
+    if !author.is_empty() && author == caller.sub {
+        Relation::Owner
+    } else if !team.is_empty() && team == caller.team {
+        Relation::Team
+    } else {
+        Relation::Other
+    }
+}
+
 /// Applies a field's mask style to an access: `Partial` on a field without a partial form
 /// degrades to `Clear`.
 #[inline]
@@ -377,6 +393,8 @@ mod tests {
             sensitivity: Sensitivity::Contact,
             mask: MaskStyle::Phone,
             customer_ref: false,
+            author_ref: false,
+            author_team: false,
         };
         let plain = FieldAnnotation {
             mask: MaskStyle::Unspecified,

@@ -257,7 +257,7 @@ impl Masker {
         if let Form::Any { .. } = plan.form {
             return self.wire_any(input, inherited, walk, out);
         }
-        let relation = if plan.customer_ref_numbers.is_empty() {
+        let relation = if plan.customer_ref_numbers.is_empty() && plan.author_ref.is_none() {
             inherited
         } else {
             wire_relation(plan, input, inherited, walk)?
@@ -536,8 +536,9 @@ impl Masker {
     }
 }
 
-/// The relation a message stands in, from its `customer_ref` fields (the last occurrence of each
-/// wins, as for a decoder), by the rule of the reflective walk.
+/// The relation a message stands in, from its `customer_ref` fields, else from its `author_ref`
+/// and `author_team` (the last occurrence of each wins, as for a decoder), by the rule of the
+/// reflective walk.
 fn wire_relation(
     plan: &MessagePlan,
     input: &[u8],
@@ -545,8 +546,24 @@ fn wire_relation(
     walk: &mut Walk<'_>,
 ) -> Result<Relation, Anomaly> {
     let mut ids: Vec<(u32, &[u8])> = Vec::with_capacity(plan.customer_ref_numbers.len());
+    let author_number = plan.author_ref.as_ref().map(|field| field.number());
+    let team_number = plan.author_team.as_ref().map(|field| field.number());
+    let mut author: &[u8] = &[];
+    let mut team: &[u8] = &[];
     let mut reader = Reader::new(input);
     while let Some(occurrence) = reader.next()? {
+        let number = Some(occurrence.number);
+        if number == author_number || number == team_number {
+            if occurrence.wire_type != LEN {
+                return Err(Anomaly);
+            }
+            if number == author_number {
+                author = occurrence.value;
+            }
+            if number == team_number {
+                team = occurrence.value;
+            }
+        }
         if plan.customer_ref_numbers.contains(&occurrence.number) {
             if occurrence.wire_type != LEN {
                 return Err(Anomaly);
@@ -573,5 +590,13 @@ fn wire_relation(
             Some(_) => Some(Relation::Other),
         };
     }
-    Ok(decided.unwrap_or(inherited))
+    if let Some(relation) = decided {
+        return Ok(relation);
+    }
+    let author = std::str::from_utf8(author).map_err(|_| Anomaly)?;
+    let team = std::str::from_utf8(team).map_err(|_| Anomaly)?;
+    if author.is_empty() {
+        return Ok(inherited);
+    }
+    Ok(walk.author_relation(author, team))
 }

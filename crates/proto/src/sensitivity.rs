@@ -1,4 +1,5 @@
-//! Reading the sensitivity annotations (`dossier.common.v1.sensitivity`, `mask`, `customer_ref`)
+//! Reading the sensitivity annotations (`dossier.common.v1.sensitivity`, `mask`, `customer_ref`,
+//! `author_ref`, `author_team`)
 //! off field descriptors. The masking engine and the contract test both go through here, so there
 //! is one reading of the annotations.
 
@@ -15,12 +16,18 @@ pub struct FieldAnnotation {
     pub mask: MaskStyle,
     /// Whether the field holds the id of the customer the message is about.
     pub customer_ref: bool,
+    /// Whether the field holds the author (a user's `sub`) of a record a salesperson wrote.
+    pub author_ref: bool,
+    /// Whether the field holds the author's sales team.
+    pub author_team: bool,
 }
 
 struct Extensions {
     sensitivity: ExtensionDescriptor,
     mask: ExtensionDescriptor,
     customer_ref: ExtensionDescriptor,
+    author_ref: ExtensionDescriptor,
+    author_team: ExtensionDescriptor,
 }
 
 fn extensions() -> &'static Extensions {
@@ -37,6 +44,8 @@ fn extensions() -> &'static Extensions {
             sensitivity: get("dossier.common.v1.sensitivity"),
             mask: get("dossier.common.v1.mask"),
             customer_ref: get("dossier.common.v1.customer_ref"),
+            author_ref: get("dossier.common.v1.author_ref"),
+            author_team: get("dossier.common.v1.author_team"),
         }
     })
 }
@@ -54,16 +63,20 @@ pub fn annotation(field: &FieldDescriptor) -> FieldAnnotation {
             _ => 0,
         }
     };
-    let customer_ref = options.has_extension(&ext.customer_ref)
-        && matches!(
-            options.get_extension(&ext.customer_ref).as_ref(),
-            Value::Bool(true)
-        );
+    let flag = |descriptor: &ExtensionDescriptor| {
+        options.has_extension(descriptor)
+            && matches!(
+                options.get_extension(descriptor).as_ref(),
+                Value::Bool(true)
+            )
+    };
     FieldAnnotation {
         sensitivity: Sensitivity::try_from(enum_value(&ext.sensitivity))
             .unwrap_or(Sensitivity::Unspecified),
         mask: MaskStyle::try_from(enum_value(&ext.mask)).unwrap_or(MaskStyle::Unspecified),
-        customer_ref,
+        customer_ref: flag(&ext.customer_ref),
+        author_ref: flag(&ext.author_ref),
+        author_team: flag(&ext.author_team),
     }
 }
 

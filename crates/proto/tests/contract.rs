@@ -90,3 +90,45 @@ fn every_customer_id_field_is_marked_as_a_customer_reference() {
         "customer ids without customer_ref: {unmarked:#?}"
     );
 }
+
+/// The masking engine reads one `author_ref` and one `author_team` per message, as singular
+/// strings; anything else would be silently ignored there, so the contract may not have it.
+#[test]
+fn author_fields_are_single_strings_and_a_team_goes_with_an_author() {
+    use prost_reflect::Kind;
+    let mut wrong = Vec::new();
+    let mut authored = 0;
+    for message in dossier_messages() {
+        let fields: Vec<_> = message.fields().collect();
+        let refs: Vec<_> = fields.iter().filter(|f| annotation(f).author_ref).collect();
+        let teams: Vec<_> = fields
+            .iter()
+            .filter(|f| annotation(f).author_team)
+            .collect();
+        for field in refs.iter().chain(teams.iter()) {
+            if !matches!(field.kind(), Kind::String) || field.is_list() || field.is_map() {
+                wrong.push(format!("{}: not a singular string", field.full_name()));
+            }
+        }
+        if refs.len() > 1 || teams.len() > 1 {
+            wrong.push(format!(
+                "{}: more than one author field",
+                message.full_name()
+            ));
+        }
+        if !teams.is_empty() && refs.is_empty() {
+            wrong.push(format!(
+                "{}: author_team without author_ref",
+                message.full_name()
+            ));
+        }
+        authored += refs.len();
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    // The journal is what the annotation exists for.
+    let journal = lookup("dossier.visit.v1.Journal", "salesperson_id").expect("declared");
+    let team = lookup("dossier.visit.v1.Journal", "team").expect("declared");
+    assert!(journal.author_ref && !journal.customer_ref);
+    assert!(team.author_team);
+    assert!(authored >= 1);
+}

@@ -49,6 +49,44 @@ fn collect_refs(message: &DynamicMessage, out: &mut Vec<String>) {
     }
 }
 
+/// The authors the message names (a message with a non-empty `author_ref` field, at any depth),
+/// each with the team its `author_team` field gives (empty when none), in order, without repeats.
+pub fn authors(message: &DynamicMessage) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    collect_authors(message, &mut out);
+    out
+}
+
+fn collect_authors(message: &DynamicMessage, out: &mut Vec<(String, String)>) {
+    let mut author = String::new();
+    let mut team = String::new();
+    for (field, value) in message.fields() {
+        let note = annotation(&field);
+        if let Some(text) = value.as_str() {
+            if note.author_ref && author.is_empty() {
+                author = text.to_owned();
+            }
+            if note.author_team && team.is_empty() {
+                team = text.to_owned();
+            }
+        }
+        match value {
+            Value::Message(inner) => collect_authors(inner, out),
+            Value::List(items) => {
+                for item in items {
+                    if let Value::Message(inner) = item {
+                        collect_authors(inner, out);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if !author.is_empty() && !out.iter().any(|(a, t)| *a == author && *t == team) {
+        out.push((author, team));
+    }
+}
+
 /// The top-level `page_size`, if the request has one.
 pub fn page_size(message: &DynamicMessage) -> Option<i64> {
     let field = message.descriptor().get_field_by_name("page_size")?;
@@ -365,6 +403,33 @@ mod tests {
             ..Default::default()
         };
         assert!(check_write(&dynamic(&update), &rep(), &[Relation::Owner]).is_ok());
+    }
+
+    #[test]
+    fn finds_the_author_of_a_journal_with_its_team() {
+        use dossier_proto::visit as v;
+        let create = v::CreateJournalRequest {
+            journal: Some(v::Journal {
+                salesperson_id: "rep-1".into(),
+                team: "east".into(),
+                visits: vec![v::JournalVisitEntry {
+                    customer_id: "c-1".into(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            request_id: "r1".into(),
+        };
+        assert_eq!(
+            authors(&dynamic(&create)),
+            vec![("rep-1".to_owned(), "east".to_owned())]
+        );
+        // The author defaults to the caller: nothing named.
+        let anonymous = v::CreateJournalRequest {
+            journal: Some(v::Journal::default()),
+            request_id: "r1".into(),
+        };
+        assert!(authors(&dynamic(&anonymous)).is_empty());
     }
 
     #[test]

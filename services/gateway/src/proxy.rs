@@ -25,7 +25,7 @@ use bytes::Bytes;
 use dossier_kit::Problem;
 use dossier_kit::auth::{Caller, JwtVerifier};
 use dossier_kit::clock::SharedClock;
-use dossier_masking::{MASKED_FIELDS_HEADER, MaskReport, Masker, Relation};
+use dossier_masking::{MASKED_FIELDS_HEADER, MaskReport, Masker, Relation, author_relation};
 use dossier_proto::sensitivity::Sensitivity;
 use futures::future::BoxFuture;
 use futures::stream::{BoxStream, StreamExt};
@@ -520,16 +520,39 @@ impl Gate {
             .map(|id| known.get(id).map(|r| r.relation).unwrap_or(Relation::Other))
             .collect();
         if method.kind == Kind::Write {
+            // The caller's relation to each record the request names as written by someone
+            // (a journal, a plan, a report): as its author stands to the caller.
+            let authors = inspect::authors(&request);
+            let authored: Vec<Relation> = authors
+                .iter()
+                .map(|(author, team)| author_relation(caller, author, team))
+                .collect();
             if rules::limited_to_own(caller) && relations.iter().any(|r| *r != Relation::Owner) {
                 return Err(Problem::denied(
                     "a salesperson may change only their own customers' records",
                 ));
             }
-            // A request naming no customer creates one: the caller stands as its owner.
-            let as_relations = if relations.is_empty() {
-                vec![Relation::Owner]
-            } else {
+            if rules::limited_to_own(caller) && authored.iter().any(|r| *r != Relation::Owner) {
+                return Err(Problem::denied(
+                    "a salesperson writes records only as their own author",
+                ));
+            }
+            // Customers decide when the request names any; else the authors it names, where the
+            // relation can be known (the caller's own record, or an author with a team: a plan a
+            // manager writes for one of his salespeople carries no team, and stays as before);
+            // else it creates a customer (or writes the caller's own record): the caller owns it.
+            let decisive: Vec<Relation> = authors
+                .iter()
+                .zip(&authored)
+                .filter(|((_, team), relation)| **relation == Relation::Owner || !team.is_empty())
+                .map(|(_, relation)| *relation)
+                .collect();
+            let as_relations = if !relations.is_empty() {
                 relations.clone()
+            } else if !decisive.is_empty() {
+                decisive
+            } else {
+                vec![Relation::Owner]
             };
             inspect::check_write(&request, caller, &as_relations)?;
         }

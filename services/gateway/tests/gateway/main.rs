@@ -5,6 +5,7 @@
 mod audit;
 mod borrowing;
 mod helpers;
+mod journals;
 mod jwt;
 mod matrix;
 mod routing;
