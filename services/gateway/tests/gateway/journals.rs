@@ -282,3 +282,62 @@ async fn a_manager_still_writes_a_plan_for_one_of_his_salespeople() {
         refused.message()
     );
 }
+
+#[tokio::test]
+async fn a_salesperson_records_visit_notes_and_reads_them_back() {
+    let stack = spawn_full_stack().await;
+    let customer = create(
+        &stack,
+        company("宁波精密注塑有限公司", 42, OWNER.sub, "east"),
+    )
+    .await;
+    let visit = v::Visit {
+        customer_id: customer.id.clone(),
+        sequence: 1,
+        objective: "介绍新品水性切削油".into(),
+        interviewee: "彭广春".into(),
+        topics: "价格与供货周期".into(),
+        outcome: "同意试用".into(),
+        notes: "对方采购下月换人".into(),
+        check_in_time: Some(at(8, 0)),
+        start_time: Some(at(8, 5)),
+        end_time: Some(at(8, 50)),
+        ..Default::default()
+    };
+    let recorded = client(&stack)
+        .record_visit(OWNER.req(v::RecordVisitRequest {
+            visit: Some(visit),
+            request_id: "visit-notes-1".into(),
+        }))
+        .await
+        .expect("the salesperson writes their visit notes")
+        .into_inner();
+    assert_eq!(recorded.notes, "对方采购下月换人");
+    let read = client(&stack)
+        .get_visit(OWNER.req(v::GetVisitRequest {
+            id: recorded.id.clone(),
+        }))
+        .await
+        .expect("reads it back");
+    assert_eq!(masked_header(&read), "");
+    assert_eq!(read.into_inner().notes, "对方采购下月换人");
+    // Another salesperson of the team does not own the customer: the notes never reach them,
+    // whether the service answers (masked) or refuses.
+    let other = client(&stack)
+        .get_visit(
+            Who::new(Role::SalesRep, "rep-b", "east").req(v::GetVisitRequest {
+                id: recorded.id.clone(),
+            }),
+        )
+        .await;
+    match other {
+        Ok(other) => {
+            assert!(masked_header(&other).contains("notes"));
+            assert_eq!(other.into_inner().notes, "");
+        }
+        Err(refused) => assert!(
+            matches!(refused.code(), Code::PermissionDenied | Code::NotFound),
+            "{refused:?}"
+        ),
+    }
+}
