@@ -464,37 +464,51 @@ impl Store {
         } else {
             ""
         };
-        let counts = self
-            .rows(
-                &format!(
-                    "{ranking} SELECT CAST(COUNT(*) AS BIGINT) AS n, CAST(COALESCE(MAX(total), 0) AS BIGINT) AS total, \
-                     CAST(COALESCE(SUM(CASE WHEN class = 1 THEN 1 ELSE 0 END), 0) AS BIGINT) AS a, \
-                     CAST(COALESCE(SUM(CASE WHEN class = 2 THEN 1 ELSE 0 END), 0) AS BIGINT) AS b, \
-                     CAST(COALESCE(SUM(CASE WHEN class = 3 THEN 1 ELSE 0 END), 0) AS BIGINT) AS c, \
-                     CAST(COALESCE(SUM(key_account), 0) AS BIGINT) AS keys FROM x"
-                ),
-                values(),
-            )
-            .await?;
-        let mut out = Classification::default();
-        if let Some(row) = counts.first() {
-            out.customers = int(row, "n")?;
-            out.total = int(row, "total")?;
-            out.counts = [int(row, "a")?, int(row, "b")?, int(row, "c")?];
-            out.key_accounts = int(row, "keys")?;
-        }
+        // One pass: the page's rows carry the counts of the whole ranking (window aggregates
+        // over it); only a page past the end needs the counts asked separately.
+        let counted = format!(
+            "{ranking}, y AS ( \
+               SELECT x.*, CAST(COUNT(*) OVER () AS BIGINT) AS n, \
+               CAST(SUM(CASE WHEN class = 1 THEN 1 ELSE 0 END) OVER () AS BIGINT) AS a, \
+               CAST(SUM(CASE WHEN class = 2 THEN 1 ELSE 0 END) OVER () AS BIGINT) AS b, \
+               CAST(SUM(CASE WHEN class = 3 THEN 1 ELSE 0 END) OVER () AS BIGINT) AS c, \
+               CAST(SUM(key_account) OVER () AS BIGINT) AS keys FROM x)"
+        );
         let mut page_values = values();
         page_values.push((limit as i64).into());
         page_values.push((offset as i64).into());
         let rows = self
             .rows(
                 &format!(
-                    "{ranking} SELECT customer_id, name, rank, sales, cum, class, strategic, potential \
-                     FROM x {filter} ORDER BY rank LIMIT ? OFFSET ?"
+                    "{counted} SELECT customer_id, name, rank, sales, cum, total, class, strategic, potential, \
+                     n, a, b, c, keys FROM y {filter} ORDER BY rank LIMIT ? OFFSET ?"
                 ),
                 page_values,
             )
             .await?;
+        let mut out = Classification::default();
+        let read_counts = |row: &QueryResult, out: &mut Classification| -> Result<(), Problem> {
+            out.customers = int(row, "n")?;
+            out.total = int(row, "total")?;
+            out.counts = [int(row, "a")?, int(row, "b")?, int(row, "c")?];
+            out.key_accounts = int(row, "keys")?;
+            Ok(())
+        };
+        if let Some(row) = rows.first() {
+            read_counts(row, &mut out)?;
+        } else if let Some(row) = self
+                .rows(
+                    &format!(
+                        "{counted} SELECT CAST(MAX(total) AS BIGINT) AS total, MAX(n) AS n, MAX(a) AS a, \
+                         MAX(b) AS b, MAX(c) AS c, MAX(keys) AS keys FROM y"
+                    ),
+                    values(),
+                )
+                .await?
+                .first()
+        {
+            read_counts(row, &mut out)?;
+        }
         for row in rows {
             out.rows.push(ClassRow {
                 customer_id: text(&row, "customer_id")?,
