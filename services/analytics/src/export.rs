@@ -46,7 +46,10 @@ impl Sheet<'_> {
 
 /// Builds a workbook of one or more sheets, each filled by `fill`.
 fn workbook(
-    sheets: Vec<(&str, Box<dyn FnOnce(&mut Sheet) -> Result<(), Problem> + '_>)>,
+    sheets: Vec<(
+        &str,
+        Box<dyn FnOnce(&mut Sheet) -> Result<(), Problem> + '_>,
+    )>,
 ) -> Result<Vec<u8>, Problem> {
     let mut book = Workbook::new();
     for (name, fill) in sheets {
@@ -70,15 +73,28 @@ fn score(n: i32) -> String {
 pub fn sheet(s: &pb::GetSalesForceSheetResponse) -> Result<Vec<u8>, Problem> {
     let main = |x: &mut Sheet| -> Result<(), Problem> {
         x.line(&["客户综合销售力分析表"], true)?;
-        x.line(&[format!("客户: {}", s.customer_name), format!("{} 年", s.year)], false)?;
+        x.line(
+            &[
+                format!("客户: {}", s.customer_name),
+                format!("{} 年", s.year),
+            ],
+            false,
+        )?;
         let mut header = vec!["项目".to_owned(), "因素".to_owned()];
         header.extend((1..=12).map(|m| format!("{m}月")));
         x.line(&header, true)?;
         for (gi, group) in Group::ALL.iter().enumerate() {
             for (i, f) in group.factors().enumerate() {
-                let row = s.rows.iter().find(|r| r.factor.as_ref().map(|f| f.number) == Some(f.number));
+                let row = s
+                    .rows
+                    .iter()
+                    .find(|r| r.factor.as_ref().map(|f| f.number) == Some(f.number));
                 let mut line = vec![
-                    if i == 0 { group.name_zh().to_owned() } else { String::new() },
+                    if i == 0 {
+                        group.name_zh().to_owned()
+                    } else {
+                        String::new()
+                    },
                     format!("{} {}", f.number, f.name_zh),
                 ];
                 line.extend(
@@ -112,11 +128,23 @@ pub fn sheet(s: &pb::GetSalesForceSheetResponse) -> Result<Vec<u8>, Problem> {
                 .map(|i| format!("{} = {}", i.name, i.value))
                 .collect::<Vec<_>>()
                 .join("; ");
-            x.line(&[p.month.clone(), name, p.score.to_string(), p.rule.clone(), inputs], false)?;
+            x.line(
+                &[
+                    p.month.clone(),
+                    name,
+                    p.score.to_string(),
+                    p.rule.clone(),
+                    inputs,
+                ],
+                false,
+            )?;
         }
         Ok(())
     };
-    workbook(vec![("附表六", Box::new(main)), ("建议评分", Box::new(proposals))])
+    workbook(vec![
+        ("附表六", Box::new(main)),
+        ("建议评分", Box::new(proposals)),
+    ])
 }
 
 /// 附表七 客户综合销售力对比分析表.
@@ -130,7 +158,11 @@ pub fn comparison(c: &pb::CompareSalesForceResponse) -> Result<Vec<u8>, Problem>
         for group in Group::ALL {
             for (i, f) in group.factors().enumerate() {
                 let mut line = vec![
-                    if i == 0 { group.name_zh().to_owned() } else { String::new() },
+                    if i == 0 {
+                        group.name_zh().to_owned()
+                    } else {
+                        String::new()
+                    },
                     format!("{} {}", f.number, f.name_zh),
                 ];
                 line.extend(c.customers.iter().map(|k| {
@@ -164,8 +196,17 @@ pub fn composition(c: &pb::GetCompositionResponse) -> Result<Vec<u8>, Problem> {
     };
     let fill = |x: &mut Sheet| -> Result<(), Problem> {
         x.line(&[format!("客户构成分析 — {dimension}")], true)?;
-        x.line(&[format!("期间: {}", c.period), format!("口径: {}", c.measure)], false)?;
-        x.line(&["类别", "名称", "金额", "占比 %", "客户数", "上期金额"], true)?;
+        x.line(
+            &[
+                format!("期间: {}", c.period),
+                format!("口径: {}", c.measure),
+            ],
+            false,
+        )?;
+        x.line(
+            &["类别", "名称", "金额", "占比 %", "客户数", "上期金额"],
+            true,
+        )?;
         for s in &c.slices {
             x.line(
                 &[
@@ -179,7 +220,10 @@ pub fn composition(c: &pb::GetCompositionResponse) -> Result<Vec<u8>, Problem> {
                 false,
             )?;
         }
-        x.line(&["合计".to_owned(), String::new(), c.total_amount.clone()], true)
+        x.line(
+            &["合计".to_owned(), String::new(), c.total_amount.clone()],
+            true,
+        )
     };
     workbook(vec![(dimension, Box::new(fill))])
 }
@@ -196,12 +240,26 @@ pub fn classification(c: &pb::ClassifyCustomersResponse) -> Result<Vec<u8>, Prob
             &[
                 format!("期间: {}", c.period),
                 format!("销售合计: {}", c.total_sales),
-                format!("A {} / B {} / C {} / 重点客户 {}", c.a_count, c.b_count, c.c_count, c.key_account_count),
+                format!(
+                    "A {} / B {} / C {} / 重点客户 {}",
+                    c.a_count, c.b_count, c.c_count, c.key_account_count
+                ),
             ],
             false,
         )?;
         x.line(
-            &["名次", "客户", "销售额", "占比 %", "累计占比 %", "类别", "重点客户", "客户价值", "市场潜力", "战略重要性"],
+            &[
+                "名次",
+                "客户",
+                "销售额",
+                "占比 %",
+                "累计占比 %",
+                "类别",
+                "重点客户",
+                "客户价值",
+                "市场潜力",
+                "战略重要性",
+            ],
             true,
         )?;
         for k in &c.customers {
@@ -239,7 +297,20 @@ pub fn key_sales(k: &pb::GetKeyCustomerSalesResponse) -> Result<Vec<u8>, Problem
         x.line(&["重点客户销量统计 (金额)"], true)?;
         x.line(&[format!("日期: {}", k.month)], false)?;
         x.line(
-            &["客户", "地区", "业务员", "本月", "上月", "去年同月", "本年累计", "去年同期累计", "同比增长 %", "年度目标", "完成 %", "本月回款"],
+            &[
+                "客户",
+                "地区",
+                "业务员",
+                "本月",
+                "上月",
+                "去年同月",
+                "本年累计",
+                "去年同期累计",
+                "同比增长 %",
+                "年度目标",
+                "完成 %",
+                "本月回款",
+            ],
             true,
         )?;
         let line = |r: &pb::KeyCustomerSalesRow, name: String| {
@@ -274,7 +345,20 @@ pub fn performance(p: &pb::GetSalespersonPerformanceResponse) -> Result<Vec<u8>,
     let fill = |x: &mut Sheet| -> Result<(), Problem> {
         x.line(&[format!("业务员业绩 {}", p.period)], true)?;
         x.line(
-            &["业务员", "团队", "销售额", "回款", "逾期", "目标", "完成 %", "计划拜访", "已拜访", "投诉", "新客户", "日志 %"],
+            &[
+                "业务员",
+                "团队",
+                "销售额",
+                "回款",
+                "逾期",
+                "目标",
+                "完成 %",
+                "计划拜访",
+                "已拜访",
+                "投诉",
+                "新客户",
+                "日志 %",
+            ],
             true,
         )?;
         let line = |r: &pb::SalespersonPerformanceRow, name: String| {

@@ -101,7 +101,10 @@ impl std::fmt::Debug for Settings {
             .field("database_url", &self.database_url.as_ref().map(|_| "[set]"))
             .field("customer_profile_endpoint", &self.customer_profile_endpoint)
             .field("visit_journal_endpoint", &self.visit_journal_endpoint)
-            .field("contract_receivables_endpoint", &self.contract_receivables_endpoint)
+            .field(
+                "contract_receivables_endpoint",
+                &self.contract_receivables_endpoint,
+            )
             .field("complaints_endpoint", &self.complaints_endpoint)
             .field("feed_token", &self.feed_token.as_ref().map(|_| "[set]"))
             .field("follow_feeds", &self.follow_feeds)

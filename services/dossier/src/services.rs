@@ -71,9 +71,18 @@ pub const CUSTOMER_PROFILE_CLIENTS: &[&str] =
 /// The sources analytics follows, each with the key of its endpoint in the `analytics` section:
 /// `dossier up` points analytics at the services it started.
 pub const ANALYTICS_SOURCES: &[(&str, &str)] = &[
-    (dossier_customer_profile::SERVICE_NAME, "customer_profile_endpoint"),
-    (dossier_visit_journal::SERVICE_NAME, "visit_journal_endpoint"),
-    (dossier_contract_receivables::SERVICE_NAME, "contract_receivables_endpoint"),
+    (
+        dossier_customer_profile::SERVICE_NAME,
+        "customer_profile_endpoint",
+    ),
+    (
+        dossier_visit_journal::SERVICE_NAME,
+        "visit_journal_endpoint",
+    ),
+    (
+        dossier_contract_receivables::SERVICE_NAME,
+        "contract_receivables_endpoint",
+    ),
     (dossier_complaints::SERVICE_NAME, "complaints_endpoint"),
 ];
 

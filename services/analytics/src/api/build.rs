@@ -223,7 +223,12 @@ impl AnalyticsApi {
         let Some(month) = month else {
             return Err(Problem::invalid("month", "is required"));
         };
-        if self.store.customers(std::slice::from_ref(&r.customer_id)).await?.is_empty() {
+        if self
+            .store
+            .customers(std::slice::from_ref(&r.customer_id))
+            .await?
+            .is_empty()
+        {
             return Err(Problem::invalid(
                 "customer_id",
                 format!(
@@ -269,9 +274,7 @@ impl AnalyticsApi {
             v.add("year", format!("{} is not a calendar year", r.year));
         }
         v.finish(|| ())?;
-        let months: Vec<Period> = (1..=12)
-            .filter_map(|m| Period::month(r.year, m))
-            .collect();
+        let months: Vec<Period> = (1..=12).filter_map(|m| Period::month(r.year, m)).collect();
         let (Some(first), Some(last)) = (months.first(), months.last()) else {
             return Err(Problem::invalid("year", "is not a calendar year"));
         };
@@ -360,10 +363,19 @@ impl AnalyticsApi {
             .from
             .checked_sub_months(chrono::Months::new(14))
             .unwrap_or(first.from);
-        let sales = self.store.monthly_sales(customer_id, history_from, last.to).await?;
+        let sales = self
+            .store
+            .monthly_sales(customer_id, history_from, last.to)
+            .await?;
         let targets = self.store.targets(customer_id).await?;
-        let window = (first.instants(self.utc_offset_minutes).0, last.instants(self.utc_offset_minutes).1);
-        let complaints = self.store.complaints_of(customer_id, window.0, window.1).await?;
+        let window = (
+            first.instants(self.utc_offset_minutes).0,
+            last.instants(self.utc_offset_minutes).1,
+        );
+        let complaints = self
+            .store
+            .complaints_of(customer_id, window.0, window.1)
+            .await?;
         let (receivables, settlements) = self.store.receivables_of(customer_id).await?;
         let now = self.now().timestamp();
         let sum_months = |from: Period, count: u32| -> i64 {
@@ -442,7 +454,10 @@ impl AnalyticsApi {
     ) -> Result<pb::CompareSalesForceResponse, Problem> {
         let mut v = Violations::new();
         if !(2..=20).contains(&r.customer_ids.len()) {
-            v.add("customer_ids", format!("names {} customers; compare 2 to 20", r.customer_ids.len()));
+            v.add(
+                "customer_ids",
+                format!("names {} customers; compare 2 to 20", r.customer_ids.len()),
+            );
         }
         let mut seen = std::collections::BTreeSet::new();
         for (i, id) in r.customer_ids.iter().enumerate() {
@@ -475,11 +490,17 @@ impl AnalyticsApi {
             .map(|id| {
                 (
                     id.clone(),
-                    cards.get(&(id.clone(), name.clone())).cloned().unwrap_or_default(),
+                    cards
+                        .get(&(id.clone(), name.clone()))
+                        .cloned()
+                        .unwrap_or_default(),
                 )
             })
             .collect();
-        let totals: Vec<i32> = columns.iter().map(|(_, c)| sheet::total(&c.scores())).collect();
+        let totals: Vec<i32> = columns
+            .iter()
+            .map(|(_, c)| sheet::total(&c.scores()))
+            .collect();
         let ranks = sheet::shared_ranks(&totals);
         let customers = columns
             .iter()
@@ -512,7 +533,9 @@ impl AnalyticsApi {
         let dimension = pb::CompositionDimension::try_from(r.dimension)
             .ok()
             .filter(|d| *d != pb::CompositionDimension::Unspecified)
-            .ok_or_else(|| Problem::invalid("dimension", "must be SALES, PRODUCT, REGION or CREDIT"))?;
+            .ok_or_else(|| {
+                Problem::invalid("dimension", "must be SALES, PRODUCT, REGION or CREDIT")
+            })?;
         let period = period_of("period", &r.period)?;
         if r.top_n < 0 {
             return Err(Problem::invalid("top_n", "must not be negative"));
@@ -590,7 +613,11 @@ impl AnalyticsApi {
             .store
             .classify(period, thresholds, r.key_accounts_only, limit, offset)
             .await?;
-        let matching = if r.key_accounts_only { c.key_accounts } else { c.customers };
+        let matching = if r.key_accounts_only {
+            c.key_accounts
+        } else {
+            c.customers
+        };
         let customers = c
             .rows
             .iter()
@@ -648,7 +675,13 @@ impl AnalyticsApi {
         };
         let (rows, total, count) = self
             .store
-            .key_customer_sales(month, r.region.trim(), r.salesperson_id.trim(), limit, offset)
+            .key_customer_sales(
+                month,
+                r.region.trim(),
+                r.salesperson_id.trim(),
+                limit,
+                offset,
+            )
             .await?;
         let message = |row: &crate::store::reports::KeySalesRow| {
             let [m0, m1, m2, m3, m4] = row.amounts;
@@ -662,9 +695,7 @@ impl AnalyticsApi {
                 last_year_month_amount: format_cents(m2),
                 year_to_date_amount: format_cents(m3),
                 last_year_to_date_amount: format_cents(m4),
-                growth_percent: format_percent(
-                    percent(from_cents(m0 - m2), from_cents(m2)),
-                ),
+                growth_percent: format_percent(percent(from_cents(m0 - m2), from_cents(m2))),
                 year_target_amount: if row.target > 0 {
                     format_cents(row.target)
                 } else {
@@ -721,7 +752,9 @@ impl AnalyticsApi {
             .collect();
         rows.sort_by(|a, b| {
             let amount = |x: &pb::SalespersonPerformanceRow| {
-                x.sales_amount.parse::<rust_decimal::Decimal>().unwrap_or_default()
+                x.sales_amount
+                    .parse::<rust_decimal::Decimal>()
+                    .unwrap_or_default()
             };
             amount(b)
                 .cmp(&amount(a))
@@ -785,8 +818,14 @@ impl AnalyticsApi {
                 from_cents(m.previous),
             )),
         };
-        let gainers = self.store.movers(period, r.team.trim(), true, movers).await?;
-        let decliners = self.store.movers(period, r.team.trim(), false, movers).await?;
+        let gainers = self
+            .store
+            .movers(period, r.team.trim(), true, movers)
+            .await?;
+        let decliners = self
+            .store
+            .movers(period, r.team.trim(), false, movers)
+            .await?;
         Ok(pb::GetDashboardResponse {
             period: period.name(),
             sales_amount: format_cents(f.sales),
@@ -804,10 +843,8 @@ impl AnalyticsApi {
             overdue_complaints: f.overdue_complaints as i32,
             top_gainers: gainers.into_iter().map(mover).collect(),
             top_decliners: decliners.into_iter().map(mover).collect(),
-            // Urgent reports and pending approvals are not in the read model yet (see the note
-            // of issue 7): reported as none rather than guessed.
-            unacknowledged_urgent_reports: 0,
-            pending_approvals: 0,
+            unacknowledged_urgent_reports: f.urgent_reports as i32,
+            pending_approvals: f.pending_approvals as i32,
             data_as_of_time: self.data_as_of(now).await?.map(to_timestamp),
         })
     }
@@ -819,7 +856,10 @@ impl AnalyticsApi {
         let mut earliest = now;
         for source in Source::ALL {
             let state = self.board.get(source);
-            let (applied, event_time, _) = positions.get(source.name()).copied().unwrap_or((0, None, None));
+            let (applied, event_time, _) = positions
+                .get(source.name())
+                .copied()
+                .unwrap_or((0, None, None));
             if !state.connected || state.latest_seen > applied {
                 match at(event_time) {
                     Some(t) => earliest = earliest.min(t),
@@ -838,8 +878,10 @@ impl AnalyticsApi {
             .iter()
             .map(|&source| {
                 let state = self.board.get(source);
-                let (applied, event_time, applied_at) =
-                    positions.get(source.name()).copied().unwrap_or((0, None, None));
+                let (applied, event_time, applied_at) = positions
+                    .get(source.name())
+                    .copied()
+                    .unwrap_or((0, None, None));
                 let latest = state.latest_seen.max(applied);
                 pb::FeedLag {
                     source: source.name().into(),

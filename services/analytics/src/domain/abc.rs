@@ -28,7 +28,10 @@ impl Thresholds {
         b: &str,
         defaults: Thresholds,
     ) -> Result<Thresholds, (&'static str, String)> {
-        let one = |field: &'static str, text: &str, default: i64| -> Result<i64, (&'static str, String)> {
+        let one = |field: &'static str,
+                   text: &str,
+                   default: i64|
+         -> Result<i64, (&'static str, String)> {
             if text.trim().is_empty() {
                 return Ok(default);
             }
@@ -47,10 +50,7 @@ impl Thresholds {
         let a_basis_points = one("a_share_percent", a, defaults.a_basis_points)?;
         let b_basis_points = one("b_share_percent", b, defaults.b_basis_points)?;
         if b_basis_points <= a_basis_points {
-            return Err((
-                "b_share_percent",
-                "must be above the A share".to_owned(),
-            ));
+            return Err(("b_share_percent", "must be above the A share".to_owned()));
         }
         Ok(Thresholds {
             a_basis_points,
@@ -78,9 +78,21 @@ mod tests {
                 b_basis_points: 9050
             })
         );
-        assert_eq!(Thresholds::parse("96", "", D).map_err(|e| e.0), Err("b_share_percent"));
-        assert_eq!(Thresholds::parse("0", "", D).map_err(|e| e.0), Err("a_share_percent"));
-        assert_eq!(Thresholds::parse("x", "", D).map_err(|e| e.0), Err("a_share_percent"));
-        assert_eq!(Thresholds::parse("", "101", D).map_err(|e| e.0), Err("b_share_percent"));
+        assert_eq!(
+            Thresholds::parse("96", "", D).map_err(|e| e.0),
+            Err("b_share_percent")
+        );
+        assert_eq!(
+            Thresholds::parse("0", "", D).map_err(|e| e.0),
+            Err("a_share_percent")
+        );
+        assert_eq!(
+            Thresholds::parse("x", "", D).map_err(|e| e.0),
+            Err("a_share_percent")
+        );
+        assert_eq!(
+            Thresholds::parse("", "101", D).map_err(|e| e.0),
+            Err("b_share_percent")
+        );
     }
 }

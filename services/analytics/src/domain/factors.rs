@@ -118,18 +118,56 @@ pub const FACTORS: [Factor; FACTOR_COUNT] = [
     f(16, Group::PublicRelations, "媒体", "media", false),
     f(17, Group::AfterSales, "库存管理", "inventory", false),
     f(18, Group::AfterSales, "配货能力", "distribution", false),
-    f(19, Group::AfterSales, "投诉处理", "complaint_handling", true),
-    f(20, Group::AfterSales, "技术服务", "technical_service", false),
-    f(21, Group::RelationToUs, "上年计划完成", "last_year_plan_completion", true),
-    f(22, Group::RelationToUs, "本年计划完成", "this_year_plan_completion", true),
-    f(23, Group::RelationToUs, "代理市场占有率", "market_share_as_agent", false),
-    f(24, Group::RelationToUs, "销售潜力", "sales_potential", false),
+    f(
+        19,
+        Group::AfterSales,
+        "投诉处理",
+        "complaint_handling",
+        true,
+    ),
+    f(
+        20,
+        Group::AfterSales,
+        "技术服务",
+        "technical_service",
+        false,
+    ),
+    f(
+        21,
+        Group::RelationToUs,
+        "上年计划完成",
+        "last_year_plan_completion",
+        true,
+    ),
+    f(
+        22,
+        Group::RelationToUs,
+        "本年计划完成",
+        "this_year_plan_completion",
+        true,
+    ),
+    f(
+        23,
+        Group::RelationToUs,
+        "代理市场占有率",
+        "market_share_as_agent",
+        false,
+    ),
+    f(
+        24,
+        Group::RelationToUs,
+        "销售潜力",
+        "sales_potential",
+        false,
+    ),
     f(25, Group::RelationToUs, "信用度", "creditworthiness", true),
 ];
 
 /// The factor numbered `number`, if there is one.
 pub fn factor(number: i32) -> Option<&'static Factor> {
-    usize::try_from(number - 1).ok().and_then(|i| FACTORS.get(i))
+    usize::try_from(number - 1)
+        .ok()
+        .and_then(|i| FACTORS.get(i))
 }
 
 /// The factor of the sales potential (a key-account criterion).

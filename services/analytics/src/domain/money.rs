@@ -2,8 +2,8 @@
 //! whole cents (`i64`) in the database, so that `SUM` in SQL is exact on both SQLite and
 //! PostgreSQL; every figure leaves the service as a `Decimal` again, formatted with two places.
 
-use rust_decimal::{Decimal, RoundingStrategy};
 use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::{Decimal, RoundingStrategy};
 
 /// Cents of a decimal amount string (`"12500.00"` → 1 250 000); `None` when it is not a number.
 pub fn parse_cents(text: &str) -> Option<i64> {

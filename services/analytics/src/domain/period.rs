@@ -88,7 +88,11 @@ impl Period {
     /// `utc_offset_minutes` east of UTC.
     pub fn instants(&self, utc_offset_minutes: i32) -> (i64, i64) {
         let offset = i64::from(utc_offset_minutes) * 60;
-        let start = self.from.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp()).unwrap_or(0);
+        let start = self
+            .from
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc().timestamp())
+            .unwrap_or(0);
         let end = self
             .to
             .succ_opt()
@@ -144,7 +148,10 @@ mod tests {
     #[test]
     fn periods_and_their_predecessors() {
         let m = Period::parse("2026-03").expect("month");
-        assert_eq!((m.from_text(), m.to_text()), ("2026-03-01".into(), "2026-03-31".into()));
+        assert_eq!(
+            (m.from_text(), m.to_text()),
+            ("2026-03-01".into(), "2026-03-31".into())
+        );
         assert_eq!(m.previous().name(), "2026-02");
         assert_eq!(m.previous().to_text(), "2026-02-28");
         let q = Period::parse("2026-Q1").expect("quarter");

@@ -29,8 +29,9 @@ pub fn authorize(caller: &Caller, operation: Operation) -> Result<(), Problem> {
             ],
             "read analytics",
         ),
-        Operation::Score => {
-            caller.require_any(&[SalesRep, SalesManager, Executive], "score the sales force")
-        }
+        Operation::Score => caller.require_any(
+            &[SalesRep, SalesManager, Executive],
+            "score the sales force",
+        ),
     }
 }

@@ -36,8 +36,14 @@ pub fn average_usage(recent_cents: i64, base_cents: i64) -> Option<Proposal> {
     let recent = from_cents(recent_cents) / Decimal::from(3);
     let base = from_cents(base_cents) / Decimal::from(12);
     let mut inputs = vec![
-        input("recent_monthly_average", format!("{:.2}", recent.round_dp(2))),
-        input("previous_monthly_average", format!("{:.2}", base.round_dp(2))),
+        input(
+            "recent_monthly_average",
+            format!("{:.2}", recent.round_dp(2)),
+        ),
+        input(
+            "previous_monthly_average",
+            format!("{:.2}", base.round_dp(2)),
+        ),
     ];
     let (score, rule) = match percent(recent, base) {
         None => (4, "deliveries without earlier ones → 4".to_owned()),
@@ -267,7 +273,10 @@ mod tests {
         // 3 × 100 recent against 12 × 100 before: 100 % → 3.
         let p = average_usage(30_000, 120_000).expect("proposal");
         assert_eq!(p.score, 3);
-        assert!(p.inputs.contains(&("usage_ratio_percent".into(), "100.00".into())));
+        assert!(
+            p.inputs
+                .contains(&("usage_ratio_percent".into(), "100.00".into()))
+        );
         assert_eq!(average_usage(33_000, 120_000).map(|p| p.score), Some(4));
         assert_eq!(average_usage(18_000, 120_000).map(|p| p.score), Some(2));
         assert_eq!(average_usage(17_900, 120_000).map(|p| p.score), Some(1));
@@ -295,8 +304,14 @@ mod tests {
         let p = plan_completion(22, 100_000, 96_500).expect("proposal");
         assert_eq!(p.score, 4);
         assert_eq!(p.rule, "plan completion 96.50 % ≥ 90 % → 4");
-        assert_eq!(plan_completion(21, 100_000, 89_990).map(|p| p.score), Some(3));
-        assert_eq!(plan_completion(21, 100_000, 50_000).map(|p| p.score), Some(2));
+        assert_eq!(
+            plan_completion(21, 100_000, 89_990).map(|p| p.score),
+            Some(3)
+        );
+        assert_eq!(
+            plan_completion(21, 100_000, 50_000).map(|p| p.score),
+            Some(2)
+        );
         assert_eq!(plan_completion(21, 100_000, 0).map(|p| p.score), Some(1));
     }
 
@@ -321,21 +336,59 @@ mod tests {
     fn credit_figures_as_of_a_day() {
         let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date");
         let receivables = vec![
-            Receivable { id: "r1".into(), issued: d("2026-01-10"), due: d("2026-02-10"), amount_cents: 10_000 },
-            Receivable { id: "r2".into(), issued: d("2026-03-01"), due: d("2026-04-01"), amount_cents: 5_000 },
+            Receivable {
+                id: "r1".into(),
+                issued: d("2026-01-10"),
+                due: d("2026-02-10"),
+                amount_cents: 10_000,
+            },
+            Receivable {
+                id: "r2".into(),
+                issued: d("2026-03-01"),
+                due: d("2026-04-01"),
+                amount_cents: 5_000,
+            },
         ];
         let settlements = vec![
-            Settlement { receivable_id: "r1".into(), received: d("2026-02-20"), amount_cents: 4_000 },
-            Settlement { receivable_id: "r1".into(), received: d("2026-03-20"), amount_cents: 6_000 },
+            Settlement {
+                receivable_id: "r1".into(),
+                received: d("2026-02-20"),
+                amount_cents: 4_000,
+            },
+            Settlement {
+                receivable_id: "r1".into(),
+                received: d("2026-03-20"),
+                amount_cents: 6_000,
+            },
         ];
         // 2026-03-12: r1 has 6 000 open, 30 days past due; r2 open, not yet due.
         let f = credit_figures(&receivables, &settlements, d("2026-03-12"));
-        assert_eq!((f.receivables, f.open_cents, f.overdue_cents, f.max_days_overdue, f.late_payments), (2, 11_000, 6_000, 30, 1));
+        assert_eq!(
+            (
+                f.receivables,
+                f.open_cents,
+                f.overdue_cents,
+                f.max_days_overdue,
+                f.late_payments
+            ),
+            (2, 11_000, 6_000, 30, 1)
+        );
         // 2026-03-31: r1 settled (two late payments), r2 not yet due.
         let f = credit_figures(&receivables, &settlements, d("2026-03-31"));
-        assert_eq!((f.open_cents, f.overdue_cents, f.max_days_overdue, f.late_payments), (5_000, 0, 0, 2));
+        assert_eq!(
+            (
+                f.open_cents,
+                f.overdue_cents,
+                f.max_days_overdue,
+                f.late_payments
+            ),
+            (5_000, 0, 0, 2)
+        );
         assert_eq!(creditworthiness(f).map(|p| p.score), Some(3));
         // Before the first delivery: nothing to judge.
-        assert_eq!(credit_figures(&receivables, &settlements, d("2026-01-01")).receivables, 0);
+        assert_eq!(
+            credit_figures(&receivables, &settlements, d("2026-01-01")).receivables,
+            0
+        );
     }
 }

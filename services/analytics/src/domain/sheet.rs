@@ -54,7 +54,9 @@ mod tests {
 
     #[test]
     fn subtotals_add_up_by_group() {
-        let scores: Scores = [(1, 4), (4, 3), (11, 2), (25, 1), (21, 4)].into_iter().collect();
+        let scores: Scores = [(1, 4), (4, 3), (11, 2), (25, 1), (21, 4)]
+            .into_iter()
+            .collect();
         let groups = group_subtotals(&scores);
         assert_eq!(groups[0], (Group::Company, 7, 16));
         assert_eq!(groups[2], (Group::Customers, 2, 16));

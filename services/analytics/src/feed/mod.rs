@@ -123,7 +123,10 @@ async fn follow_once(
     clock: &SharedClock,
     backoff: &mut Duration,
 ) -> Result<(), String> {
-    let from = store.position(feed.source).await.map_err(|e| e.to_string())?;
+    let from = store
+        .position(feed.source)
+        .await
+        .map_err(|e| e.to_string())?;
     let mut stream = open(feed, from).await?;
     board.update(feed.source, |s| {
         s.connected = true;
@@ -230,7 +233,7 @@ async fn open(feed: &FeedSource, after_sequence: u64) -> Result<Streaming<Change
         .map_err(|s| format!("{:?}: {}", s.code(), s.message()))
 }
 
-/// When the consumer of `source` last applied, as a time.
+/// Unix seconds as a time.
 pub fn at(seconds: Option<i64>) -> Option<DateTime<Utc>> {
     seconds.and_then(|s| DateTime::from_timestamp(s, 0))
 }

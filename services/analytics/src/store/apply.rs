@@ -73,6 +73,8 @@ struct Rows {
     visits: BTreeMap<String, Vec<Value>>,
     plans: BTreeMap<String, Vec<Vec<Value>>>,
     complaints: BTreeMap<String, Vec<Value>>,
+    /// (kind, id) → row: what awaits someone (urgent reports, approvals).
+    open_items: BTreeMap<(&'static str, String), Vec<Value>>,
 }
 
 fn seconds(ts: Option<&prost_types::Timestamp>) -> Option<i64> {
@@ -234,9 +236,42 @@ impl Rows {
                     ],
                 );
             }
+            "dossier.visit.v1.Report" => {
+                let r = visit::Report::decode(bytes).map_err(bad)?;
+                let open = r.kind == visit::ReportKind::Urgent as i32 && !r.acknowledged;
+                self.open_item(OpenKind::UrgentReport, r.id, r.customer_id, open);
+            }
+            "dossier.contract.v1.CreditLine" => {
+                let c = contract::CreditLine::decode(bytes).map_err(bad)?;
+                let open = c.state == contract::CreditLineState::Requested as i32;
+                self.open_item(OpenKind::Approval, c.id, c.customer_id, open);
+            }
+            "dossier.contract.v1.Deferral" => {
+                let d = contract::Deferral::decode(bytes).map_err(bad)?;
+                let open = d.state == contract::DeferralState::Requested as i32;
+                self.open_item(OpenKind::Approval, d.id, d.customer_id, open);
+            }
+            "dossier.contract.v1.CreditOverride" => {
+                let o = contract::CreditOverride::decode(bytes).map_err(bad)?;
+                let open = o.state == contract::CreditOverrideState::Requested as i32;
+                self.open_item(OpenKind::Approval, o.id, o.customer_id, open);
+            }
             _ => {}
         }
         Ok(())
+    }
+
+    fn open_item(&mut self, kind: OpenKind, id: String, customer_id: String, open: bool) {
+        let kind = kind.as_str();
+        self.open_items.insert(
+            (kind, id.clone()),
+            vec![
+                kind.into(),
+                id.into(),
+                customer_id.into(),
+                i64::from(open).into(),
+            ],
+        );
     }
 
     async fn write(self, txn: &DatabaseTransaction) -> Result<(), sea_orm::DbErr> {
@@ -353,7 +388,34 @@ impl Rows {
             self.complaints.into_values().collect(),
         )
         .await?;
+        upsert(
+            txn,
+            "rm_open_items",
+            &["kind", "id", "customer_id", "open"],
+            &["kind", "id"],
+            self.open_items.into_values().collect(),
+        )
+        .await?;
         Ok(())
+    }
+}
+
+/// What an open item awaits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenKind {
+    /// An urgent report not yet acknowledged by a manager.
+    UrgentReport,
+    /// A credit line request, deferral or credit override awaiting a decision.
+    Approval,
+}
+
+impl OpenKind {
+    /// Its name in the read model.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpenKind::UrgentReport => "urgent_report",
+            OpenKind::Approval => "approval",
+        }
     }
 }
 

@@ -7,6 +7,7 @@ use chrono::NaiveDate;
 use dossier_kit::Problem;
 use sea_orm::Value;
 
+use super::apply::OpenKind;
 use super::{Store, int, text};
 use crate::domain::period::Period;
 
@@ -52,6 +53,10 @@ pub struct DashboardFigures {
     pub open_complaints: i64,
     /// Complaints past their reply deadline without reply.
     pub overdue_complaints: i64,
+    /// Urgent reports not acknowledged.
+    pub urgent_reports: i64,
+    /// Requests awaiting a decision.
+    pub pending_approvals: i64,
 }
 
 /// A customer's sales now and before.
@@ -89,7 +94,11 @@ const OPEN_AS_OF: &str = "SELECT d.customer_id, d.due_date, d.amount_cents - COA
 
 impl Store {
     /// One value per key from a query returning `k` and `v`.
-    async fn grouped(&self, sql: &str, values: Vec<Value>) -> Result<BTreeMap<String, i64>, Problem> {
+    async fn grouped(
+        &self,
+        sql: &str,
+        values: Vec<Value>,
+    ) -> Result<BTreeMap<String, i64>, Problem> {
         let rows = self.rows(sql, values).await?;
         rows.iter()
             .map(|row| Ok((text(row, "k")?, int(row, "v")?)))
@@ -240,12 +249,13 @@ impl Store {
             v
         };
         let previous = period.previous();
-        let one = |rows: Vec<sea_orm::QueryResult>, a: &str, b: &str| -> Result<(i64, i64), Problem> {
-            match rows.first() {
-                Some(row) => Ok((int(row, a)?, int(row, b)?)),
-                None => Ok((0, 0)),
-            }
-        };
+        let one =
+            |rows: Vec<sea_orm::QueryResult>, a: &str, b: &str| -> Result<(i64, i64), Problem> {
+                match rows.first() {
+                    Some(row) => Ok((int(row, a)?, int(row, b)?)),
+                    None => Ok((0, 0)),
+                }
+            };
         let mut out = DashboardFigures::default();
         (out.sales, out.previous_sales) = one(
             self.rows(
@@ -318,6 +328,22 @@ impl Store {
             .await?,
             "open",
             "overdue",
+        )?;
+        (out.urgent_reports, out.pending_approvals) = one(
+            self.rows(
+                &format!(
+                    "SELECT CAST(SUM(CASE WHEN o.kind = ? THEN 1 ELSE 0 END) AS BIGINT) AS urgent, \
+                     CAST(SUM(CASE WHEN o.kind = ? THEN 1 ELSE 0 END) AS BIGINT) AS approvals \
+                     FROM rm_open_items o LEFT JOIN rm_customers c ON c.id = o.customer_id WHERE o.open = 1{tf}"
+                ),
+                with(vec![
+                    OpenKind::UrgentReport.as_str().into(),
+                    OpenKind::Approval.as_str().into(),
+                ]),
+            )
+            .await?,
+            "urgent",
+            "approvals",
         )?;
         Ok(out)
     }

@@ -108,6 +108,13 @@ const TABLES: &[&str] = &[
         state BIGINT NOT NULL
     )",
     "CREATE INDEX rm_complaints_customer ON rm_complaints (customer_id, complaint_at)",
+    "CREATE TABLE rm_open_items (
+        kind TEXT NOT NULL,
+        id TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        open BIGINT NOT NULL,
+        PRIMARY KEY (kind, id)
+    )",
     "CREATE TABLE sf_scores (
         id TEXT PRIMARY KEY,
         customer_id TEXT NOT NULL,
@@ -145,6 +152,7 @@ impl MigrationTrait for ReadModel {
         for table in [
             "sf_cards",
             "sf_scores",
+            "rm_open_items",
             "rm_complaints",
             "rm_planned_visits",
             "rm_visits",
@@ -155,7 +163,8 @@ impl MigrationTrait for ReadModel {
             "rm_customers",
             "feed_position",
         ] {
-            db.execute_unprepared(&format!("DROP TABLE {table}")).await?;
+            db.execute_unprepared(&format!("DROP TABLE {table}"))
+                .await?;
         }
         Ok(())
     }

@@ -31,7 +31,10 @@ impl Store {
 
     /// Rows of a query written with `?` placeholders.
     pub async fn rows(&self, sql: &str, values: Vec<Value>) -> Result<Vec<QueryResult>, Problem> {
-        Ok(self.db.query_all_raw(statement(self.backend(), sql, values)).await?)
+        Ok(self
+            .db
+            .query_all_raw(statement(self.backend(), sql, values))
+            .await?)
     }
 
     /// The backend in use.

@@ -145,7 +145,10 @@ fn slices(rows: Vec<QueryResult>) -> Result<Vec<SliceRow>, Problem> {
 
 impl Store {
     /// What the read model knows of `ids` (unknown ids are missing).
-    pub async fn customers(&self, ids: &[String]) -> Result<BTreeMap<String, CustomerInfo>, Problem> {
+    pub async fn customers(
+        &self,
+        ids: &[String],
+    ) -> Result<BTreeMap<String, CustomerInfo>, Problem> {
         let mut out = BTreeMap::new();
         for chunk in ids.chunks(500) {
             let rows = self
@@ -534,10 +537,7 @@ impl Store {
         limit: u64,
         offset: u64,
     ) -> Result<(Vec<KeySalesRow>, KeySalesRow, i64), Problem> {
-        let year_start = month
-            .from
-            .with_month(1)
-            .unwrap_or(month.from);
+        let year_start = month.from.with_month(1).unwrap_or(month.from);
         let last_year = month.year_before();
         let last_year_start = last_year.from.with_month(1).unwrap_or(last_year.from);
         let previous = month.previous();

@@ -108,7 +108,10 @@ async fn composition_matches_the_hand_computation() {
     use pb::CompositionDimension::*;
 
     let c = composition(&stack, Sales, 0, "").await;
-    assert_eq!((c.total_amount.as_str(), c.measure.as_str()), ("10000.00", "sales"));
+    assert_eq!(
+        (c.total_amount.as_str(), c.measure.as_str()),
+        ("10000.00", "sales")
+    );
     assert_eq!(
         slices(&c),
         vec![
@@ -120,12 +123,18 @@ async fn composition_matches_the_hand_computation() {
     let c = composition(&stack, Sales, 1, "").await;
     assert_eq!(
         slices(&c),
-        vec![row("1", "6000.00", "60.00", 2, "2000.00"), row("other", "4000.00", "40.00", 2, "0.00")]
+        vec![
+            row("1", "6000.00", "60.00", 2, "2000.00"),
+            row("other", "4000.00", "40.00", 2, "0.00")
+        ]
     );
     let c = composition(&stack, Sales, 0, "north").await;
     assert_eq!(
         slices(&c),
-        vec![row("1", "1000.00", "50.00", 1, "0.00"), row("3", "1000.00", "50.00", 1, "0.00")]
+        vec![
+            row("1", "1000.00", "50.00", 1, "0.00"),
+            row("3", "1000.00", "50.00", 1, "0.00")
+        ]
     );
     let c = composition(&stack, Product, 0, "").await;
     assert_eq!(
@@ -168,7 +177,10 @@ async fn composition_matches_the_hand_computation() {
         .await
         .expect("empty composition")
         .into_inner();
-    assert_eq!((empty.total_amount.as_str(), empty.slices.len()), ("0.00", 0));
+    assert_eq!(
+        (empty.total_amount.as_str(), empty.slices.len()),
+        ("0.00", 0)
+    );
     let bad = stack
         .client()
         .get_composition(manager(pb::GetCompositionRequest {
@@ -187,8 +199,12 @@ async fn classification_ranks_ties_and_flags_key_accounts() {
     let stack = ready().await;
     let mut client = stack.client();
     // c4 (主力) with sales potential scored 4 in its latest month meets two criteria.
-    score(&mut client, "c4", "2026-04", &[(24, 1)]).await.expect("score");
-    score(&mut client, "c4", "2026-05", &[(24, 4)]).await.expect("score");
+    score(&mut client, "c4", "2026-04", &[(24, 1)])
+        .await
+        .expect("score");
+    score(&mut client, "c4", "2026-05", &[(24, 4)])
+        .await
+        .expect("score");
     // c2 scored 3 for potential but is not 主力: one criterion (and class A anyway).
     let classify = |a: &str, b: &str, key_only: bool| pb::ClassifyCustomersRequest {
         period: "2026-05".into(),
@@ -220,13 +236,50 @@ async fn classification_ranks_ties_and_flags_key_accounts() {
     assert_eq!(
         got,
         vec![
-            ("c1".into(), 1, "50.00".into(), "50.00".into(), A as i32, true),
-            ("c2".into(), 2, "30.00".into(), "80.00".into(), A as i32, true),
-            ("c3".into(), 3, "10.00".into(), "90.00".into(), B as i32, false),
-            ("c4".into(), 4, "10.00".into(), "100.00".into(), B as i32, true),
+            (
+                "c1".into(),
+                1,
+                "50.00".into(),
+                "50.00".into(),
+                A as i32,
+                true
+            ),
+            (
+                "c2".into(),
+                2,
+                "30.00".into(),
+                "80.00".into(),
+                A as i32,
+                true
+            ),
+            (
+                "c3".into(),
+                3,
+                "10.00".into(),
+                "90.00".into(),
+                B as i32,
+                false
+            ),
+            (
+                "c4".into(),
+                4,
+                "10.00".into(),
+                "100.00".into(),
+                B as i32,
+                true
+            ),
         ]
     );
-    assert_eq!((c.a_count, c.b_count, c.c_count, c.key_account_count, c.total_size), (2, 2, 0, 3, 4));
+    assert_eq!(
+        (
+            c.a_count,
+            c.b_count,
+            c.c_count,
+            c.key_account_count,
+            c.total_size
+        ),
+        (2, 2, 0, 3, 4)
+    );
     assert_eq!(c.total_sales, "10000.00");
     let criteria = c.customers[3].criteria.expect("criteria");
     assert!(!criteria.customer_value && criteria.market_potential && criteria.strategic_importance);
@@ -259,7 +312,13 @@ async fn classification_ranks_ties_and_flags_key_accounts() {
         .await
         .expect("page 2")
         .into_inner();
-    assert_eq!(next.customers.iter().map(|k| k.customer_id.as_str()).collect::<Vec<_>>(), vec!["c4"]);
+    assert_eq!(
+        next.customers
+            .iter()
+            .map(|k| k.customer_id.as_str())
+            .collect::<Vec<_>>(),
+        vec!["c4"]
+    );
     assert!(next.next_page_token.is_empty());
 
     let bad = client
@@ -267,7 +326,11 @@ async fn classification_ranks_ties_and_flags_key_accounts() {
         .await
         .expect_err("b below a");
     assert_eq!(bad.code(), tonic::Code::InvalidArgument);
-    assert!(bad.message().contains("b_share_percent"), "{}", bad.message());
+    assert!(
+        bad.message().contains("b_share_percent"),
+        "{}",
+        bad.message()
+    );
 
     // The export carries every row, laid out with the form's columns.
     let export = client
@@ -279,7 +342,10 @@ async fn classification_ranks_ties_and_flags_key_accounts() {
         .into_inner();
     assert_eq!(export.rows, 4);
     let cells = read_xlsx(&export.content);
-    assert!(cells.iter().any(|r| r.iter().any(|c| c == "甲公司")), "{cells:?}");
+    assert!(
+        cells.iter().any(|r| r.iter().any(|c| c == "甲公司")),
+        "{cells:?}"
+    );
 }
 
 /// The cells of the first sheet of a workbook, as text.
@@ -300,8 +366,17 @@ async fn sheets_and_comparisons_total_and_rank_with_ties_and_empty_months() {
     let mut client = stack.client();
     let all: Vec<(i32, i32)> = (1..=25).map(|f| (f, 4)).collect();
     score(&mut client, "c1", "2026-05", &all).await.expect("c1");
-    score(&mut client, "c2", "2026-05", &[(1, 3), (2, 3), (3, 3), (4, 3)]).await.expect("c2");
-    let card = score(&mut client, "c3", "2026-05", &[(1, 4), (2, 4), (3, 4)]).await.expect("c3");
+    score(
+        &mut client,
+        "c2",
+        "2026-05",
+        &[(1, 3), (2, 3), (3, 3), (4, 3)],
+    )
+    .await
+    .expect("c2");
+    let card = score(&mut client, "c3", "2026-05", &[(1, 4), (2, 4), (3, 4)])
+        .await
+        .expect("c3");
     assert_eq!((card.total, card.complete), (12, false));
     assert_eq!(card.group_scores[0].score, 12);
     assert_eq!(card.group_scores[0].max_score, 16);
@@ -335,7 +410,14 @@ async fn sheets_and_comparisons_total_and_rank_with_ties_and_empty_months() {
         .await
         .expect("empty month")
         .into_inner();
-    assert_eq!(empty.customers.iter().map(|k| (k.total, k.rank)).collect::<Vec<_>>(), vec![(0, 1), (0, 1)]);
+    assert_eq!(
+        empty
+            .customers
+            .iter()
+            .map(|k| (k.total, k.rank))
+            .collect::<Vec<_>>(),
+        vec![(0, 1), (0, 1)]
+    );
     let bad = client
         .compare_sales_force(manager(compare(&["c1"], "2026-05")))
         .await
@@ -364,8 +446,18 @@ async fn sheets_and_comparisons_total_and_rank_with_ties_and_empty_months() {
     assert_eq!(sheet.group_rows[0].subtotals[4], 12);
     assert_eq!(sheet.group_rows[6].max_score, 20);
     // Proposals only for months up to today (June 2026), none after.
-    assert!(sheet.proposals.iter().all(|p| p.month.as_str() <= "2026-06"));
-    assert!(sheet.proposals.iter().any(|p| p.month == "2026-06" && p.factor == 19));
+    assert!(
+        sheet
+            .proposals
+            .iter()
+            .all(|p| p.month.as_str() <= "2026-06")
+    );
+    assert!(
+        sheet
+            .proposals
+            .iter()
+            .any(|p| p.month == "2026-06" && p.factor == 19)
+    );
 
     let export = client
         .export_sales_force_sheet(manager(pb::ExportSalesForceSheetRequest {
@@ -379,7 +471,10 @@ async fn sheets_and_comparisons_total_and_rank_with_ties_and_empty_months() {
         .into_inner();
     let cells = read_xlsx(&export.content);
     assert_eq!(cells[0][0], "客户综合销售力分析表");
-    let total_row = cells.iter().find(|r| r.first().map(String::as_str) == Some("合计")).expect("合计 row");
+    let total_row = cells
+        .iter()
+        .find(|r| r.first().map(String::as_str) == Some("合计"))
+        .expect("合计 row");
     assert_eq!(total_row[6], "12");
     // The export is masked like a read: a manager of team east does not see the rank (an
     // internal figure) of c3, a customer of team north; an executive sees every rank.
@@ -388,19 +483,33 @@ async fn sheets_and_comparisons_total_and_rank_with_ties_and_empty_months() {
         let team = team.to_owned();
         async move {
             let export = client
-                .export_sales_force_comparison(as_user(role, "u-1", &team, pb::ExportSalesForceComparisonRequest {
-                    query: Some(compare(&["c2", "c1", "c3"], "2026-05")),
-                }))
+                .export_sales_force_comparison(as_user(
+                    role,
+                    "u-1",
+                    &team,
+                    pb::ExportSalesForceComparisonRequest {
+                        query: Some(compare(&["c2", "c1", "c3"], "2026-05")),
+                    },
+                ))
                 .await
                 .expect("export comparison")
                 .into_inner();
             let cells = read_xlsx(&export.content);
-            let row = cells.iter().find(|r| r.first().map(String::as_str) == Some("名次")).expect("名次 row");
+            let row = cells
+                .iter()
+                .find(|r| r.first().map(String::as_str) == Some("名次"))
+                .expect("名次 row");
             row[2..5].to_vec()
         }
     };
-    assert_eq!(ranks(Role::SalesManager, "east").await, vec!["2".to_owned(), "1".to_owned(), String::new()]);
-    assert_eq!(ranks(Role::Executive, "").await, vec!["2".to_owned(), "1".to_owned(), "2".to_owned()]);
+    assert_eq!(
+        ranks(Role::SalesManager, "east").await,
+        vec!["2".to_owned(), "1".to_owned(), String::new()]
+    );
+    assert_eq!(
+        ranks(Role::Executive, "").await,
+        vec!["2".to_owned(), "1".to_owned(), "2".to_owned()]
+    );
 }
 
 #[tokio::test]
@@ -433,15 +542,42 @@ async fn key_customer_sales_performance_and_dashboard() {
     assert_eq!(
         got,
         vec![
-            (s("c1"), s("5000.00"), s("2000.00"), s("7000.00"), s("58.33"), s("2000.00")),
-            (s("c3"), s("1000.00"), s("0.00"), s("1400.00"), s(""), s("0.00")),
-            (s("c4"), s("1000.00"), s("0.00"), s("1000.00"), s(""), s("0.00")),
+            (
+                s("c1"),
+                s("5000.00"),
+                s("2000.00"),
+                s("7000.00"),
+                s("58.33"),
+                s("2000.00")
+            ),
+            (
+                s("c3"),
+                s("1000.00"),
+                s("0.00"),
+                s("1400.00"),
+                s(""),
+                s("0.00")
+            ),
+            (
+                s("c4"),
+                s("1000.00"),
+                s("0.00"),
+                s("1000.00"),
+                s(""),
+                s("0.00")
+            ),
         ]
     );
     assert_eq!(k.rows[0].year_target_amount, "12000.00");
     assert_eq!(k.rows[0].growth_percent, "");
     let total = k.total.expect("total");
-    assert_eq!((total.month_amount.as_str(), total.year_to_date_amount.as_str()), ("7000.00", "9400.00"));
+    assert_eq!(
+        (
+            total.month_amount.as_str(),
+            total.year_to_date_amount.as_str()
+        ),
+        ("7000.00", "9400.00")
+    );
     assert_eq!(k.total_size, 3);
     let shanghai = client
         .get_key_customer_sales(manager(pb::GetKeyCustomerSalesRequest {
@@ -452,7 +588,14 @@ async fn key_customer_sales_performance_and_dashboard() {
         .await
         .expect("by region")
         .into_inner();
-    assert_eq!(shanghai.rows.iter().map(|r| r.customer_id.as_str()).collect::<Vec<_>>(), vec!["c1", "c4"]);
+    assert_eq!(
+        shanghai
+            .rows
+            .iter()
+            .map(|r| r.customer_id.as_str())
+            .collect::<Vec<_>>(),
+        vec!["c1", "c4"]
+    );
 
     let p = client
         .get_salesperson_performance(manager(pb::GetSalespersonPerformanceRequest {
@@ -487,14 +630,91 @@ async fn key_customer_sales_performance_and_dashboard() {
     );
     assert_eq!(p.total.expect("total").sales_amount, "10000.00");
 
-    let d = client
-        .get_dashboard(manager(pb::GetDashboardRequest {
-            period: "2026-05".into(),
+    // An urgent report open, one acknowledged, a daily one; a credit line awaiting approval, a
+    // deferral decided.
+    use dossier_kit::outbox::NewEvent;
+    use dossier_proto::{contract, visit};
+    let report = |id: &str, kind: visit::ReportKind, acknowledged: bool| {
+        let r = visit::Report {
+            id: id.into(),
+            kind: kind as i32,
+            customer_id: "c1".into(),
+            acknowledged,
             ..Default::default()
-        }))
+        };
+        NewEvent::new("report.filed", id, Some("c1".into()), "test", &r)
+    };
+    stack
+        .write(
+            Source::Visits,
+            vec![
+                report("u1", visit::ReportKind::Urgent, false),
+                report("u2", visit::ReportKind::Urgent, false),
+                report("u2", visit::ReportKind::Urgent, true),
+                report("r3", visit::ReportKind::Daily, false),
+            ],
+        )
+        .await;
+    let line = contract::CreditLine {
+        id: "cl1".into(),
+        customer_id: "c3".into(),
+        state: contract::CreditLineState::Requested as i32,
+        ..Default::default()
+    };
+    let deferral = contract::Deferral {
+        id: "df1".into(),
+        customer_id: "c3".into(),
+        state: contract::DeferralState::Approved as i32,
+        ..Default::default()
+    };
+    stack
+        .write(
+            Source::Contracts,
+            vec![
+                NewEvent::new(
+                    "credit_line.requested",
+                    "cl1",
+                    Some("c3".into()),
+                    "test",
+                    &line,
+                ),
+                NewEvent::new(
+                    "deferral.decided",
+                    "df1",
+                    Some("c3".into()),
+                    "test",
+                    &deferral,
+                ),
+            ],
+        )
+        .await;
+    stack
+        .caught_up(&store_at(&stack.analytics_db.url).await)
+        .await;
+    let dashboard = |team: &str| pb::GetDashboardRequest {
+        period: "2026-05".into(),
+        team: team.into(),
+        ..Default::default()
+    };
+    let d = client
+        .get_dashboard(manager(dashboard("")))
         .await
         .expect("dashboard")
         .into_inner();
+    assert_eq!(
+        (d.unacknowledged_urgent_reports, d.pending_approvals),
+        (1, 1)
+    );
+    let east = client
+        .get_dashboard(manager(dashboard("east")))
+        .await
+        .expect("dashboard east")
+        .into_inner();
+    assert_eq!(
+        (east.unacknowledged_urgent_reports, east.pending_approvals),
+        (1, 0)
+    );
+    assert_eq!(east.sales_amount, "8000.00");
     assert_eq!(
         (
             d.sales_amount.as_str(),
@@ -505,13 +725,28 @@ async fn key_customer_sales_performance_and_dashboard() {
         ),
         ("10000.00", "2000.00", "2000.00", "10000.00", "9000.00")
     );
-    assert_eq!((d.visits_planned, d.visits_done, d.visit_completion_percent.as_str()), (2, 1, "50.00"));
+    assert_eq!(
+        (
+            d.visits_planned,
+            d.visits_done,
+            d.visit_completion_percent.as_str()
+        ),
+        (2, 1, "50.00")
+    );
     let gainers: Vec<(&str, &str)> = d
         .top_gainers
         .iter()
         .map(|m| (m.customer_id.as_str(), m.change_amount.as_str()))
         .collect();
-    assert_eq!(gainers, vec![("c1", "3000.00"), ("c2", "3000.00"), ("c3", "1000.00"), ("c4", "1000.00")]);
+    assert_eq!(
+        gainers,
+        vec![
+            ("c1", "3000.00"),
+            ("c2", "3000.00"),
+            ("c3", "1000.00"),
+            ("c4", "1000.00")
+        ]
+    );
     assert_eq!(d.top_gainers[0].change_percent, "150.00");
     assert!(d.top_decliners.is_empty());
     assert!(d.data_as_of_time.is_some());
@@ -527,6 +762,6 @@ async fn key_customer_sales_performance_and_dashboard() {
         .iter()
         .find(|s| s.source == "dossier.contract.v1.ContractService")
         .expect("contracts");
-    assert_eq!((contracts.applied_sequence, contracts.lag_events), (9, 0));
+    assert_eq!((contracts.applied_sequence, contracts.lag_events), (11, 0));
     assert!(contracts.connected);
 }

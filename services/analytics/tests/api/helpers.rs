@@ -74,7 +74,12 @@ pub struct Stack {
 
 impl Drop for Stack {
     fn drop(&mut self) {
-        for r in [&self.customers, &self.visits, &self.contracts, &self.complaints] {
+        for r in [
+            &self.customers,
+            &self.visits,
+            &self.contracts,
+            &self.complaints,
+        ] {
             r.stop();
         }
         for t in &self.triggers {
@@ -105,7 +110,6 @@ fn config(dir: &tempfile::TempDir, section: &str, values: serde_json::Value) -> 
     Config::from_values(all)
 }
 
-
 /// Starts one source service (`which`) on `db`; `port` 0 for any.
 pub async fn start_source(
     which: Source,
@@ -121,29 +125,53 @@ pub async fn start_source(
     let clock = Arc::new(clock.clone());
     let port = match which {
         Source::Customers => {
-            let c = config(dir, "customer_profile", serde_json::json!({"listen": listen, "database_url": db.url}));
-            let app = dossier_customer_profile::Application::build(&c, clock, shutdown).await.expect("customer-profile");
+            let c = config(
+                dir,
+                "customer_profile",
+                serde_json::json!({"listen": listen, "database_url": db.url}),
+            );
+            let app = dossier_customer_profile::Application::build(&c, clock, shutdown)
+                .await
+                .expect("customer-profile");
             let port = app.port();
             tokio::spawn(app.run_until_stopped());
             port
         }
         Source::Visits => {
-            let c = config(dir, "visit_journal", serde_json::json!({"listen": listen, "database_url": db.url, "customer_profile_endpoint": profile}));
-            let app = dossier_visit_journal::Application::build(&c, clock, shutdown).await.expect("visit-journal");
+            let c = config(
+                dir,
+                "visit_journal",
+                serde_json::json!({"listen": listen, "database_url": db.url, "customer_profile_endpoint": profile}),
+            );
+            let app = dossier_visit_journal::Application::build(&c, clock, shutdown)
+                .await
+                .expect("visit-journal");
             let port = app.port();
             tokio::spawn(app.run_until_stopped());
             port
         }
         Source::Contracts => {
-            let c = config(dir, "contract_receivables", serde_json::json!({"listen": listen, "database_url": db.url, "customer_profile_endpoint": profile}));
-            let app = dossier_contract_receivables::Application::build(&c, clock, shutdown).await.expect("contract-receivables");
+            let c = config(
+                dir,
+                "contract_receivables",
+                serde_json::json!({"listen": listen, "database_url": db.url, "customer_profile_endpoint": profile}),
+            );
+            let app = dossier_contract_receivables::Application::build(&c, clock, shutdown)
+                .await
+                .expect("contract-receivables");
             let port = app.port();
             tokio::spawn(app.run_until_stopped());
             port
         }
         Source::Complaints => {
-            let c = config(dir, "complaints", serde_json::json!({"listen": listen, "database_url": db.url, "customer_profile_endpoint": profile}));
-            let app = dossier_complaints::Application::build(&c, clock, shutdown).await.expect("complaints");
+            let c = config(
+                dir,
+                "complaints",
+                serde_json::json!({"listen": listen, "database_url": db.url, "customer_profile_endpoint": profile}),
+            );
+            let app = dossier_complaints::Application::build(&c, clock, shutdown)
+                .await
+                .expect("complaints");
             let port = app.port();
             tokio::spawn(app.run_until_stopped());
             port
@@ -275,7 +303,12 @@ impl Stack {
 }
 
 /// Writes `events` into `outbox` (over `db`) in one transaction.
-pub async fn write(db: &DatabaseConnection, outbox: &Outbox, events: Vec<NewEvent>, at: DateTime<Utc>) {
+pub async fn write(
+    db: &DatabaseConnection,
+    outbox: &Outbox,
+    events: Vec<NewEvent>,
+    at: DateTime<Utc>,
+) {
     let txn = dossier_kit::db::begin_write(db).await.expect("begin");
     for event in events {
         outbox.append(&txn, at, event).await.expect("append");
@@ -285,9 +318,10 @@ pub async fn write(db: &DatabaseConnection, outbox: &Outbox, events: Vec<NewEven
 
 /// The store of an analytics database (migrated).
 pub async fn store_at(url: &str) -> Store {
-    let db = dossier_kit::db::connect_and_migrate::<dossier_analytics::store::migration::Migrator>(url)
-        .await
-        .expect("analytics db");
+    let db =
+        dossier_kit::db::connect_and_migrate::<dossier_analytics::store::migration::Migrator>(url)
+            .await
+            .expect("analytics db");
     Store::new(db)
 }
 
@@ -321,7 +355,15 @@ async fn wait_for(store: &Store, stack: &Stack) {
 // ---- payloads -------------------------------------------------------------------------------
 
 /// A customer card event.
-pub fn customer_event(id: &str, name: &str, grade: i32, region: &str, owner: &str, team: &str, key: bool) -> NewEvent {
+pub fn customer_event(
+    id: &str,
+    name: &str,
+    grade: i32,
+    region: &str,
+    owner: &str,
+    team: &str,
+    key: bool,
+) -> NewEvent {
     let c = customer::Customer {
         id: id.into(),
         name: name.into(),
@@ -337,7 +379,14 @@ pub fn customer_event(id: &str, name: &str, grade: i32, region: &str, owner: &st
 }
 
 /// A delivery event (its receivable shares the delivery's id).
-pub fn delivery_event(id: &str, customer: &str, date: &str, product: &str, amount: &str, due: &str) -> NewEvent {
+pub fn delivery_event(
+    id: &str,
+    customer: &str,
+    date: &str,
+    product: &str,
+    amount: &str,
+    due: &str,
+) -> NewEvent {
     let d = contract::Delivery {
         id: id.into(),
         contract_id: "k-1".into(),
@@ -353,7 +402,12 @@ pub fn delivery_event(id: &str, customer: &str, date: &str, product: &str, amoun
 }
 
 /// A payment event applied to receivables.
-pub fn payment_event(id: &str, customer: &str, date: &str, allocations: &[(&str, &str)]) -> NewEvent {
+pub fn payment_event(
+    id: &str,
+    customer: &str,
+    date: &str,
+    allocations: &[(&str, &str)],
+) -> NewEvent {
     let total: rust_decimal::Decimal = allocations
         .iter()
         .map(|(_, a)| a.parse::<rust_decimal::Decimal>().expect("amount"))

@@ -20,7 +20,10 @@ struct Rng(u64);
 
 impl Rng {
     fn next(&mut self, n: u64) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (self.0 >> 33) % n
     }
 }
@@ -29,9 +32,9 @@ impl Rng {
 #[derive(Default)]
 struct Written {
     deliveries: BTreeMap<String, (String, i64)>, // id → (customer, cents)
-    payments: BTreeMap<String, i64>,            // id → cents
-    complaints: BTreeMap<String, bool>,         // id → closed
-    grades: BTreeMap<String, i32>,              // customer → grade
+    payments: BTreeMap<String, i64>,             // id → cents
+    complaints: BTreeMap<String, bool>,          // id → closed
+    grades: BTreeMap<String, i32>,               // customer → grade
 }
 
 fn cents_text(c: i64) -> String {
@@ -60,7 +63,15 @@ async fn writer(
                     let region = ["华东/上海", "华北/北京", "华南/广州"][rng.next(3) as usize];
                     w.grades.insert(id.clone(), grade);
                     let owner = format!("rep-{}", rng.next(3));
-                    events.push(customer_event(&id, &format!("公司{id}"), grade, region, &owner, "east", rng.next(2) == 0));
+                    events.push(customer_event(
+                        &id,
+                        &format!("公司{id}"),
+                        grade,
+                        region,
+                        &owner,
+                        "east",
+                        rng.next(2) == 0,
+                    ));
                 }
                 Source::Contracts => {
                     if w.deliveries.is_empty() || rng.next(10) < 7 {
@@ -70,7 +81,14 @@ async fn writer(
                         let day = format!("2026-0{}-{:02}", rng.next(5) + 1, rng.next(28) + 1);
                         let product = ["钢材", "水泥", "木材"][rng.next(3) as usize];
                         w.deliveries.insert(id.clone(), (customer.clone(), cents));
-                        events.push(delivery_event(&id, &customer, &day, product, &cents_text(cents), "2026-06-30"));
+                        events.push(delivery_event(
+                            &id,
+                            &customer,
+                            &day,
+                            product,
+                            &cents_text(cents),
+                            "2026-06-30",
+                        ));
                     } else {
                         let pick = rng.next(w.deliveries.len() as u64) as usize;
                         let (receivable, (customer, amount)) = w
@@ -82,7 +100,12 @@ async fn writer(
                         let paid = (amount / 2).max(1);
                         let id = format!("p{}", w.deliveries.len() + w.payments.len());
                         w.payments.insert(id.clone(), paid);
-                        events.push(payment_event(&id, &customer, "2026-06-01", &[(&receivable, &cents_text(paid))]));
+                        events.push(payment_event(
+                            &id,
+                            &customer,
+                            "2026-06-01",
+                            &[(&receivable, &cents_text(paid))],
+                        ));
                     }
                 }
                 Source::Complaints => {
@@ -90,13 +113,24 @@ async fn writer(
                     let closed = rng.next(2) == 0;
                     w.complaints.insert(id.clone(), closed);
                     let at = start_time() - chrono::Duration::days(rng.next(60) as i64);
-                    events.push(complaint_event(&id, &format!("c{}", rng.next(30)), at, None, at + chrono::Duration::days(2), closed));
+                    events.push(complaint_event(
+                        &id,
+                        &format!("c{}", rng.next(30)),
+                        at,
+                        None,
+                        at + chrono::Duration::days(2),
+                        closed,
+                    ));
                 }
                 Source::Visits => {
                     let id = format!("plan-{}", rng.next(5));
                     let customer = format!("c{}", rng.next(30));
                     let done = if rng.next(2) == 0 { "2026-05-11" } else { "" };
-                    events.push(plan_event(&id, "rep-1", &[(customer.as_str(), "2026-05-10", done)]));
+                    events.push(plan_event(
+                        &id,
+                        "rep-1",
+                        &[(customer.as_str(), "2026-05-10", done)],
+                    ));
                 }
             }
         }
@@ -130,14 +164,66 @@ fn spawn_consumers(
 /// Every row of the read model, as text lines, table by table.
 async fn dump(store: &Store) -> BTreeMap<&'static str, Vec<String>> {
     let tables: [(&str, &[&str]); 8] = [
-        ("rm_customers", &["id", "name", "grade", "region", "owner_id", "team", "trade_standing", "state"]),
-        ("rm_contracts", &["id", "customer_id", "target_year", "total_cents", "status"]),
-        ("rm_deliveries", &["id", "customer_id", "delivery_date", "product", "amount_cents", "receivable_id", "due_date"]),
-        ("rm_payments", &["id", "customer_id", "received_date", "amount_cents"]),
-        ("rm_allocations", &["payment_id", "receivable_id", "amount_cents"]),
+        (
+            "rm_customers",
+            &[
+                "id",
+                "name",
+                "grade",
+                "region",
+                "owner_id",
+                "team",
+                "trade_standing",
+                "state",
+            ],
+        ),
+        (
+            "rm_contracts",
+            &["id", "customer_id", "target_year", "total_cents", "status"],
+        ),
+        (
+            "rm_deliveries",
+            &[
+                "id",
+                "customer_id",
+                "delivery_date",
+                "product",
+                "amount_cents",
+                "receivable_id",
+                "due_date",
+            ],
+        ),
+        (
+            "rm_payments",
+            &["id", "customer_id", "received_date", "amount_cents"],
+        ),
+        (
+            "rm_allocations",
+            &["payment_id", "receivable_id", "amount_cents"],
+        ),
         ("rm_visits", &["id", "customer_id"]),
-        ("rm_planned_visits", &["plan_id", "customer_id", "number", "planned_date", "actual_date"]),
-        ("rm_complaints", &["id", "customer_id", "complaint_at", "reply_at", "reply_due_at", "closed", "state"]),
+        (
+            "rm_planned_visits",
+            &[
+                "plan_id",
+                "customer_id",
+                "number",
+                "planned_date",
+                "actual_date",
+            ],
+        ),
+        (
+            "rm_complaints",
+            &[
+                "id",
+                "customer_id",
+                "complaint_at",
+                "reply_at",
+                "reply_due_at",
+                "closed",
+                "state",
+            ],
+        ),
     ];
     let mut out = BTreeMap::new();
     for (table, columns) in tables {
@@ -147,7 +233,10 @@ async fn dump(store: &Store) -> BTreeMap<&'static str, Vec<String>> {
             .collect::<Vec<_>>()
             .join(" || '|' || ");
         let rows = store
-            .rows(&format!("SELECT {line} AS line FROM {table} ORDER BY 1"), vec![])
+            .rows(
+                &format!("SELECT {line} AS line FROM {table} ORDER BY 1"),
+                vec![],
+            )
             .await
             .expect("dump");
         out.insert(
@@ -203,9 +292,23 @@ async fn killed_consumers_lose_nothing_and_count_nothing_twice() {
     let consumers = spawn_consumers(&stack, &killed, &shutdown);
     stack.restart(Source::Complaints).await;
     stack
-        .write(Source::Complaints, vec![complaint_event("m-after", "c1", start_time(), None, start_time(), false)])
+        .write(
+            Source::Complaints,
+            vec![complaint_event(
+                "m-after",
+                "c1",
+                start_time(),
+                None,
+                start_time(),
+                false,
+            )],
+        )
         .await;
-    written.lock().expect("lock").complaints.insert("m-after".into(), false);
+    written
+        .lock()
+        .expect("lock")
+        .complaints
+        .insert("m-after".into(), false);
     stack.caught_up(&killed).await;
     for c in consumers {
         c.abort();
@@ -245,11 +348,19 @@ async fn killed_consumers_lose_nothing_and_count_nothing_twice() {
             .classify(year, thresholds, false, 1000, 0)
             .await
             .expect("classify");
-        let got: BTreeMap<String, i64> = c.rows.iter().map(|r| (r.customer_id.clone(), r.sales)).collect();
+        let got: BTreeMap<String, i64> = c
+            .rows
+            .iter()
+            .map(|r| (r.customer_id.clone(), r.sales))
+            .collect();
         assert_eq!(got, by_customer);
         assert_eq!(c.total, by_customer.values().sum::<i64>());
         let grades = store
-            .sales_composition(dossier_analytics::store::reports::Breakdown::Grade, year, "")
+            .sales_composition(
+                dossier_analytics::store::reports::Breakdown::Grade,
+                year,
+                "",
+            )
             .await
             .expect("composition");
         let mut expected: BTreeMap<String, i64> = BTreeMap::new();
@@ -260,6 +371,12 @@ async fn killed_consumers_lose_nothing_and_count_nothing_twice() {
         let got: BTreeMap<String, i64> = grades.into_iter().map(|s| (s.key, s.amount)).collect();
         assert_eq!(got, expected);
     }
-    let open = a["rm_complaints"].iter().filter(|l| l.ends_with("|0|1")).count();
-    assert_eq!(open, w.complaints.values().filter(|closed| !**closed).count());
+    let open = a["rm_complaints"]
+        .iter()
+        .filter(|l| l.ends_with("|0|1"))
+        .count();
+    assert_eq!(
+        open,
+        w.complaints.values().filter(|closed| !**closed).count()
+    );
 }

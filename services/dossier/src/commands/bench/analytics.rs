@@ -10,7 +10,6 @@
 //! `ClassifyCustomers` (one year) are timed beside a plain `GROUP BY` over the same rows:
 //! target ≤ 2× the plain aggregate.
 
-
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -21,7 +20,9 @@ use dossier_kit::auth::{Role, TokenRequest, mint_hs256};
 use dossier_kit::config::Config;
 use dossier_kit::server::shutdown_pair;
 use dossier_proto::analytics::analytics_service_client::AnalyticsServiceClient;
-use dossier_proto::analytics::{ClassifyCustomersRequest, CompositionDimension, GetCompositionRequest};
+use dossier_proto::analytics::{
+    ClassifyCustomersRequest, CompositionDimension, GetCompositionRequest,
+};
 use dossier_proto::{contract, customer};
 use prost::Message;
 use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait, Value};
@@ -89,14 +90,23 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
         uuid::Uuid::new_v4().simple(),
         uuid::Uuid::new_v4().simple()
     );
-    let sqlite = |n: &str| format!("sqlite://{}?mode=rwc", dir.join(format!("{n}.db")).display());
+    let sqlite = |n: &str| {
+        format!(
+            "sqlite://{}?mode=rwc",
+            dir.join(format!("{n}.db")).display()
+        )
+    };
     let mut failure = None;
     if let Err(error) = backend(
         args,
         &dir,
         &secret,
         "sqlite",
-        [sqlite("customer-profile"), sqlite("contract-receivables"), sqlite("analytics")],
+        [
+            sqlite("customer-profile"),
+            sqlite("contract-receivables"),
+            sqlite("analytics"),
+        ],
     )
     .await
     {
@@ -114,8 +124,11 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
             failure.get_or_insert(error);
         }
         for name in &names {
-            if let Err(error) =
-                postgres_admin(admin, format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await
+            if let Err(error) = postgres_admin(
+                admin,
+                format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            )
+            .await
             {
                 eprintln!("warning: could not drop {name}: {error:#}");
             }
@@ -171,7 +184,9 @@ async fn seed_outbox(
 async fn start<F, A>(build: F) -> anyhow::Result<Running>
 where
     F: FnOnce(dossier_kit::server::ShutdownSignal) -> A,
-    A: std::future::Future<Output = anyhow::Result<(u16, futures::future::BoxFuture<'static, Result<(), String>>)>>,
+    A: std::future::Future<
+            Output = anyhow::Result<(u16, futures::future::BoxFuture<'static, Result<(), String>>)>,
+        >,
 {
     let (trigger, shutdown) = shutdown_pair();
     let (port, run) = build(shutdown).await?;
@@ -208,28 +223,52 @@ async fn backend(
     let cp_dir = dir.join(format!("cp-{name}"));
     std::fs::create_dir_all(&cp_dir)?;
     let cp = start(|shutdown| {
-        let c = config(&cp_dir, secret, "customer_profile", serde_json::json!({"listen": "127.0.0.1:0", "database_url": cp_url}));
+        let c = config(
+            &cp_dir,
+            secret,
+            "customer_profile",
+            serde_json::json!({"listen": "127.0.0.1:0", "database_url": cp_url}),
+        );
         async move {
-            let app = dossier_customer_profile::Application::build(&c, dossier_kit::clock::system(), shutdown)
-                .await
-                .map_err(anyhow::Error::msg)?;
+            let app = dossier_customer_profile::Application::build(
+                &c,
+                dossier_kit::clock::system(),
+                shutdown,
+            )
+            .await
+            .map_err(anyhow::Error::msg)?;
             let port = app.port();
-            Ok((port, Box::pin(app.run_until_stopped()) as futures::future::BoxFuture<'static, _>))
+            Ok((
+                port,
+                Box::pin(app.run_until_stopped()) as futures::future::BoxFuture<'static, _>,
+            ))
         }
     })
     .await?;
     let cr = start(|shutdown| {
-        let c = config(dir, secret, "contract_receivables", serde_json::json!({
-            "listen": "127.0.0.1:0",
-            "database_url": cr_url,
-            "customer_profile_endpoint": format!("http://127.0.0.1:{}", cp.port),
-        }));
+        let c = config(
+            dir,
+            secret,
+            "contract_receivables",
+            serde_json::json!({
+                "listen": "127.0.0.1:0",
+                "database_url": cr_url,
+                "customer_profile_endpoint": format!("http://127.0.0.1:{}", cp.port),
+            }),
+        );
         async move {
-            let app = dossier_contract_receivables::Application::build(&c, dossier_kit::clock::system(), shutdown)
-                .await
-                .map_err(anyhow::Error::msg)?;
+            let app = dossier_contract_receivables::Application::build(
+                &c,
+                dossier_kit::clock::system(),
+                shutdown,
+            )
+            .await
+            .map_err(anyhow::Error::msg)?;
             let port = app.port();
-            Ok((port, Box::pin(app.run_until_stopped()) as futures::future::BoxFuture<'static, _>))
+            Ok((
+                port,
+                Box::pin(app.run_until_stopped()) as futures::future::BoxFuture<'static, _>,
+            ))
         }
     })
     .await?;
@@ -250,7 +289,12 @@ async fn backend(
             state: customer::CustomerState::Active as i32,
             ..Default::default()
         };
-        ("customer.created".into(), id, "type.googleapis.com/dossier.customer.v1.Customer".into(), c.encode_to_vec())
+        (
+            "customer.created".into(),
+            id,
+            "type.googleapis.com/dossier.customer.v1.Customer".into(),
+            c.encode_to_vec(),
+        )
     })
     .await?;
     let cr_db = dossier_kit::db::connect(&cr_url).await?;
@@ -266,22 +310,38 @@ async fn backend(
             amount: format!("{}.{:02}", cents / 100, cents % 100),
             product: format!("产品{}", i % 20),
             receivable_id: format!("r{i:08}"),
-            due_date: (day + chrono::Duration::days(30)).format("%Y-%m-%d").to_string(),
+            due_date: (day + chrono::Duration::days(30))
+                .format("%Y-%m-%d")
+                .to_string(),
             ..Default::default()
         };
-        ("delivery.recorded".into(), d.customer_id.clone(), "type.googleapis.com/dossier.contract.v1.Delivery".into(), d.encode_to_vec())
+        (
+            "delivery.recorded".into(),
+            d.customer_id.clone(),
+            "type.googleapis.com/dossier.contract.v1.Delivery".into(),
+            d.encode_to_vec(),
+        )
     })
     .await?;
     let total_events = customers + args.events;
-    println!("{name:<10} seeded {total_events} events in {:.1} s", t.elapsed().as_secs_f64());
+    println!(
+        "{name:<10} seeded {total_events} events in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
 
     // Catch up from zero.
     let store = Store::new(
-        dossier_kit::db::connect_and_migrate::<dossier_analytics::store::migration::Migrator>(&an_url).await?,
+        dossier_kit::db::connect_and_migrate::<dossier_analytics::store::migration::Migrator>(
+            &an_url,
+        )
+        .await?,
     );
     let (_hold, shutdown) = shutdown_pair();
     let token = SecretString::from(token(secret)?);
-    let heads = [(Source::Customers, cp.port, customers), (Source::Contracts, cr.port, args.events)];
+    let heads = [
+        (Source::Customers, cp.port, customers),
+        (Source::Contracts, cr.port, args.events),
+    ];
     let t = Instant::now();
     let consumers: Vec<_> = heads
         .iter()
@@ -302,14 +362,22 @@ async fn backend(
     loop {
         let mut done = true;
         for (source, _, head) in &heads {
-            if store.position(*source).await.map_err(|e| anyhow::anyhow!("{e}"))? < *head {
+            if store
+                .position(*source)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                < *head
+            {
                 done = false;
             }
         }
         if done {
             break;
         }
-        anyhow::ensure!(t.elapsed() < Duration::from_secs(3600), "catch-up took over an hour");
+        anyhow::ensure!(
+            t.elapsed() < Duration::from_secs(3600),
+            "catch-up took over an hour"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let took = t.elapsed().as_secs_f64();
@@ -319,7 +387,13 @@ async fn backend(
     let rate = total_events as f64 / took;
     println!(
         "{name:<10} catch-up from zero: {total_events} events in {took:.1} s = {rate:.0} events/s  (target ≥ {CATCH_UP_TARGET:.0} on SQLite: {})",
-        if name != "sqlite" { "n/a" } else if rate >= CATCH_UP_TARGET { "met" } else { "NOT met" }
+        if name != "sqlite" {
+            "n/a"
+        } else if rate >= CATCH_UP_TARGET {
+            "met"
+        } else {
+            "NOT met"
+        }
     );
 
     // The queries, through the service, beside plain aggregates on the same database.
@@ -343,7 +417,9 @@ async fn backend(
         move || {
             let db = db.clone();
             async move {
-                let rows = db.query_all_raw(statement(db.get_database_backend(), sql, vec![])).await?;
+                let rows = db
+                    .query_all_raw(statement(db.get_database_backend(), sql, vec![]))
+                    .await?;
                 Ok(rows.len())
             }
         }
@@ -358,7 +434,14 @@ async fn backend(
             &bearer,
         );
         let mut client = client.clone();
-        async move { Ok(client.get_composition(request?).await?.into_inner().slices.len()) }
+        async move {
+            Ok(client
+                .get_composition(request?)
+                .await?
+                .into_inner()
+                .slices
+                .len())
+        }
     })
     .await?;
     let (plain_composition, _) = best(plain(
@@ -375,7 +458,13 @@ async fn backend(
             &bearer,
         );
         let mut client = client.clone();
-        async move { Ok(client.classify_customers(request?).await?.into_inner().total_size) }
+        async move {
+            Ok(client
+                .classify_customers(request?)
+                .await?
+                .into_inner()
+                .total_size)
+        }
     })
     .await?;
     let (plain_classify, _) = best(plain(
@@ -389,11 +478,25 @@ async fn backend(
             "{name:<10} {what:<18} {:>9.1} ms   plain aggregate {:>9.1} ms   ratio {ratio:>5.2}×  (target ≤ {AGGREGATE_TARGET}×: {})  {rows}",
             took.as_secs_f64() * 1000.0,
             base.as_secs_f64() * 1000.0,
-            if ratio <= AGGREGATE_TARGET { "met" } else { "NOT met" }
+            if ratio <= AGGREGATE_TARGET {
+                "met"
+            } else {
+                "NOT met"
+            }
         );
     };
-    line("GetComposition", composition, plain_composition, format!("{slices} slices"));
-    line("ClassifyCustomers", classify, plain_classify, format!("{ranked} customers ranked"));
+    line(
+        "GetComposition",
+        composition,
+        plain_composition,
+        format!("{slices} slices"),
+    );
+    line(
+        "ClassifyCustomers",
+        classify,
+        plain_classify,
+        format!("{ranked} customers ranked"),
+    );
     an.stop().await?;
     cr.stop().await?;
     cp.stop().await?;
@@ -402,7 +505,9 @@ async fn backend(
 
 fn authorized<T>(message: T, bearer: &str) -> anyhow::Result<tonic::Request<T>> {
     let mut request = tonic::Request::new(message);
-    request.metadata_mut().insert("authorization", bearer.parse()?);
+    request
+        .metadata_mut()
+        .insert("authorization", bearer.parse()?);
     Ok(request)
 }
 
@@ -410,4 +515,3 @@ fn token_text(token: &SecretString) -> String {
     use secrecy::ExposeSecret;
     token.expose_secret().to_owned()
 }
-
