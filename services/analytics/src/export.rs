@@ -44,12 +44,12 @@ impl Sheet<'_> {
     }
 }
 
+/// Fills one worksheet.
+type Fill<'a> = Box<dyn FnOnce(&mut Sheet) -> Result<(), Problem> + 'a>;
+
 /// Builds a workbook of one or more sheets, each filled by `fill`.
 fn workbook(
-    sheets: Vec<(
-        &str,
-        Box<dyn FnOnce(&mut Sheet) -> Result<(), Problem> + '_>,
-    )>,
+    sheets: Vec<(&str, Fill<'_>)>,
 ) -> Result<Vec<u8>, Problem> {
     let mut book = Workbook::new();
     for (name, fill) in sheets {

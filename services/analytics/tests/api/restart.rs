@@ -329,7 +329,7 @@ async fn killed_consumers_lose_nothing_and_count_nothing_twice() {
     }
 
     // The hand computation.
-    let w = written.lock().expect("lock");
+    let w = std::mem::take(&mut *written.lock().expect("lock"));
     assert_eq!(a["rm_deliveries"].len(), w.deliveries.len());
     assert_eq!(a["rm_payments"].len(), w.payments.len());
     assert_eq!(a["rm_complaints"].len(), w.complaints.len());
