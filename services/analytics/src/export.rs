@@ -48,9 +48,7 @@ impl Sheet<'_> {
 type Fill<'a> = Box<dyn FnOnce(&mut Sheet) -> Result<(), Problem> + 'a>;
 
 /// Builds a workbook of one or more sheets, each filled by `fill`.
-fn workbook(
-    sheets: Vec<(&str, Fill<'_>)>,
-) -> Result<Vec<u8>, Problem> {
+fn workbook(sheets: Vec<(&str, Fill<'_>)>) -> Result<Vec<u8>, Problem> {
     let mut book = Workbook::new();
     for (name, fill) in sheets {
         let sheet = book.add_worksheet();
