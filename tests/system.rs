@@ -34,6 +34,7 @@ fn start(dir: &std::path::Path, demo: bool) -> (Running, u16) {
         .env("DOSSIER_COMPLAINTS_LISTEN", "127.0.0.1:0")
         .env("DOSSIER_CONTRACT_RECEIVABLES_LISTEN", "127.0.0.1:0")
         .env("DOSSIER_VISIT_JOURNAL_LISTEN", "127.0.0.1:0")
+        .env("DOSSIER_ANALYTICS_LISTEN", "127.0.0.1:0")
         .env("DOSSIER_GATEWAY_LISTEN", "127.0.0.1:0")
         .env("RUST_LOG", "warn")
         // Idle client connections can hold hyper's graceful shutdown open (hyperium/hyper#4170);
