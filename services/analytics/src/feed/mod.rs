@@ -33,6 +33,8 @@ pub const BATCH: usize = 5000;
 const BATCH_WINDOW: Duration = Duration::from_millis(20);
 /// First and longest wait before reconnecting.
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(5));
+/// HTTP/2 flow-control window of a feed: room for thousands of events in flight.
+const STREAM_WINDOW: u32 = 8 * 1024 * 1024;
 /// Largest feed message accepted.
 const MAX_MESSAGE_BYTES: usize = 32 * 1024 * 1024;
 
@@ -115,7 +117,20 @@ async fn follow(store: &Store, feed: &FeedSource, board: &LagBoard, clock: &Shar
     }
 }
 
+/// Aborts a task when dropped, so the stream reader ends with the consumer that owns it.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// One connection: resume from the stored position, apply until the stream fails or ends.
+///
+/// A reader task pulls events off the stream into a buffer while the previous batch is being
+/// written, so receiving and applying overlap (the stream would otherwise stall at its flow
+/// control window during every write).
 async fn follow_once(
     store: &Store,
     feed: &FeedSource,
@@ -134,31 +149,54 @@ async fn follow_once(
         s.latest_seen = s.latest_seen.max(from);
     });
     *backoff = BACKOFF.0;
-    loop {
-        let Some(first) = stream.message().await.map_err(|s| s.message().to_owned())? else {
-            return Ok(());
-        };
-        let mut batch = vec![first];
-        let deadline = tokio::time::Instant::now() + BATCH_WINDOW;
-        let mut ended = false;
-        while batch.len() < BATCH {
-            match tokio::time::timeout_at(deadline, stream.message()).await {
-                Ok(Ok(Some(event))) => batch.push(event),
-                Ok(Ok(None)) => {
-                    ended = true;
-                    break;
-                }
-                Ok(Err(status)) => {
-                    // Apply what arrived intact before reporting the failure.
-                    apply(store, feed.source, board, clock, &batch).await?;
-                    return Err(status.message().to_owned());
-                }
-                Err(_) => break, // the window closed: apply what is here
+    let (sender, mut events) = tokio::sync::mpsc::channel::<Result<ChangeEvent, String>>(BATCH * 2);
+    let _reader = AbortOnDrop(tokio::spawn(async move {
+        loop {
+            let item = match stream.message().await {
+                Ok(Some(event)) => Ok(event),
+                Ok(None) => return,
+                Err(status) => Err(status.message().to_owned()),
+            };
+            let failed = item.is_err();
+            if sender.send(item).await.is_err() || failed {
+                return;
             }
         }
+    }));
+    loop {
+        let Some(first) = events.recv().await else {
+            return Ok(()); // the feed ended
+        };
+        let mut batch = vec![first?];
+        let deadline = tokio::time::Instant::now() + BATCH_WINDOW;
+        let mut outcome = None;
+        while batch.len() < BATCH {
+            let next = match events.try_recv() {
+                Ok(item) => Some(item),
+                Err(tokio::sync::mpsc::error::TryRecvError::Empty) => {
+                    match tokio::time::timeout_at(deadline, events.recv()).await {
+                        Ok(item) => item,
+                        Err(_) => break, // the window closed: apply what is here
+                    }
+                }
+                Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => None,
+            };
+            match next {
+                Some(Ok(event)) => batch.push(event),
+                Some(Err(error)) => {
+                    outcome = Some(Err(error));
+                    break;
+                }
+                None => {
+                    outcome = Some(Ok(()));
+                    break;
+                }
+            }
+        }
+        // What arrived intact is applied before a failure or the end is reported.
         apply(store, feed.source, board, clock, &batch).await?;
-        if ended {
-            return Ok(());
+        if let Some(outcome) = outcome {
+            return outcome;
         }
     }
 }
@@ -190,6 +228,8 @@ async fn open(feed: &FeedSource, after_sequence: u64) -> Result<Streaming<Change
         .map_err(|e| format!("endpoint {:?}: {e}", feed.endpoint))?
         .connect_timeout(Duration::from_secs(2))
         .tcp_nodelay(true)
+        .initial_stream_window_size(Some(STREAM_WINDOW))
+        .initial_connection_window_size(Some(STREAM_WINDOW))
         .connect()
         .await
         .map_err(|e| format!("cannot reach {}: {e}", feed.endpoint))?;

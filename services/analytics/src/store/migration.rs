@@ -64,7 +64,6 @@ const TABLES: &[&str] = &[
     )",
     "CREATE INDEX rm_deliveries_date ON rm_deliveries (delivery_date)",
     "CREATE INDEX rm_deliveries_customer ON rm_deliveries (customer_id, delivery_date)",
-    "CREATE INDEX rm_deliveries_receivable ON rm_deliveries (receivable_id)",
     "CREATE TABLE rm_payments (
         id TEXT PRIMARY KEY,
         customer_id TEXT NOT NULL,
