@@ -490,6 +490,7 @@ impl Store {
         events: &[ChangeEvent],
         now: DateTime<Utc>,
     ) -> Result<Applied, Problem> {
+        let _turn = self.writer_turn().await;
         let txn = dossier_kit::db::begin_write(self.db()).await?;
         let from = position(&txn, source).await?;
         let mut rows = Rows::default();

@@ -16,12 +16,27 @@ use dossier_kit::Problem;
 #[derive(Debug, Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    /// Serialises this process's feed writers on SQLite, whose single writer would otherwise
+    /// make the others wait in its busy handler, which sleeps in steps of up to 100 ms.
+    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Store {
     /// The store over a migrated database.
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        Self {
+            db,
+            writer: std::sync::Arc::default(),
+        }
+    }
+
+    /// Holds the SQLite writer turn (nothing on PostgreSQL, which takes writers in parallel).
+    pub async fn writer_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        if self.backend() == DbBackend::Sqlite {
+            Some(self.writer.lock().await)
+        } else {
+            None
+        }
     }
 
     /// The connection.

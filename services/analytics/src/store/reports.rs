@@ -292,17 +292,6 @@ impl Store {
         team: &str,
     ) -> Result<Vec<SliceRow>, Problem> {
         let previous = period.previous();
-        let key = match breakdown {
-            Breakdown::Grade => "CAST(COALESCE(c.grade, 0) AS TEXT)",
-            Breakdown::Product => "d.product",
-            Breakdown::Region => "COALESCE(c.region, '')",
-        };
-        // The product breakdown needs the customers only to filter by team.
-        let join = if breakdown == Breakdown::Product && team.is_empty() {
-            ""
-        } else {
-            "LEFT JOIN rm_customers c ON c.id = d.customer_id"
-        };
         let mut values = vec![
             day(period.from),
             day(period.from),
@@ -315,19 +304,45 @@ impl Store {
             filter.push_str(" AND c.team = ?");
             values.push(team.into());
         }
-        let rows = self
-            .rows(
-                &format!(
-                    "SELECT {key} AS k, \
+        let sql = match breakdown {
+            // Grade and region belong to the customer: sum the deliveries per customer first
+            // (one pass, grouped along the customer index), then the customers per slice.
+            Breakdown::Grade | Breakdown::Region => {
+                let key = if breakdown == Breakdown::Grade {
+                    "CAST(COALESCE(c.grade, 0) AS TEXT)"
+                } else {
+                    "COALESCE(c.region, '')"
+                };
+                format!(
+                    "SELECT {key} AS k, CAST(SUM(s.cur) AS BIGINT) AS cur, CAST(SUM(s.prev) AS BIGINT) AS prev, \
+                     CAST(SUM(CASE WHEN s.n > 0 THEN 1 ELSE 0 END) AS BIGINT) AS n FROM ( \
+                       SELECT d.customer_id, \
+                       SUM(CASE WHEN d.delivery_date >= ? THEN d.amount_cents ELSE 0 END) AS cur, \
+                       SUM(CASE WHEN d.delivery_date < ? THEN d.amount_cents ELSE 0 END) AS prev, \
+                       SUM(CASE WHEN d.delivery_date >= ? THEN 1 ELSE 0 END) AS n \
+                       FROM rm_deliveries d WHERE d.delivery_date >= ? AND d.delivery_date <= ? \
+                       GROUP BY d.customer_id) s \
+                     LEFT JOIN rm_customers c ON c.id = s.customer_id WHERE 1 = 1{filter} GROUP BY {key}"
+                )
+            }
+            Breakdown::Product => {
+                // The customers only filter by team here.
+                let join = if team.is_empty() {
+                    ""
+                } else {
+                    "LEFT JOIN rm_customers c ON c.id = d.customer_id"
+                };
+                format!(
+                    "SELECT d.product AS k, \
                      CAST(SUM(CASE WHEN d.delivery_date >= ? THEN d.amount_cents ELSE 0 END) AS BIGINT) AS cur, \
                      CAST(SUM(CASE WHEN d.delivery_date < ? THEN d.amount_cents ELSE 0 END) AS BIGINT) AS prev, \
                      CAST(COUNT(DISTINCT CASE WHEN d.delivery_date >= ? THEN d.customer_id END) AS BIGINT) AS n \
                      FROM rm_deliveries d {join} \
-                     WHERE d.delivery_date >= ? AND d.delivery_date <= ?{filter} GROUP BY {key}"
-                ),
-                values,
-            )
-            .await?;
+                     WHERE d.delivery_date >= ? AND d.delivery_date <= ?{filter} GROUP BY d.product"
+                )
+            }
+        };
+        let rows = self.rows(&sql, values).await?;
         slices(rows)
     }
 
