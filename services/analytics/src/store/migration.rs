@@ -140,8 +140,16 @@ const TABLES: &[&str] = &[
 impl MigrationTrait for ReadModel {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
+        let postgres = manager.get_database_backend() == sea_orm::DbBackend::Postgres;
         for sql in TABLES {
-            db.execute_unprepared(sql).await?;
+            // Text compares byte-wise, as in SQLite: dates and ids order the same on both
+            // backends, and PostgreSQL skips the locale's comparison on every row it scans.
+            let sql = if postgres {
+                sql.replace(" TEXT", " TEXT COLLATE \"C\"")
+            } else {
+                (*sql).to_owned()
+            };
+            db.execute_unprepared(&sql).await?;
         }
         Ok(())
     }
