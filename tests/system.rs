@@ -34,6 +34,7 @@ fn start(dir: &std::path::Path, demo: bool) -> (Running, u16) {
         .env("DOSSIER_COMPLAINTS_LISTEN", "127.0.0.1:0")
         .env("DOSSIER_CONTRACT_RECEIVABLES_LISTEN", "127.0.0.1:0")
         .env("DOSSIER_VISIT_JOURNAL_LISTEN", "127.0.0.1:0")
+        .env("DOSSIER_ANALYTICS_LISTEN", "127.0.0.1:0")
         .env("DOSSIER_GATEWAY_LISTEN", "127.0.0.1:0")
         .env("RUST_LOG", "warn")
         // Idle client connections can hold hyper's graceful shutdown open (hyperium/hyper#4170);
@@ -125,7 +126,7 @@ async fn dossier_up_serves_a_client_end_to_end() {
         tonic_health::pb::health_check_response::ServingStatus::Serving as i32
     );
 
-    let mut client = CustomerServiceClient::new(channel);
+    let mut client = CustomerServiceClient::new(channel.clone());
     // The demo data is loaded right after start; give it a moment.
     let mut demo_count = 0;
     for _ in 0..50 {
@@ -183,6 +184,39 @@ async fn dossier_up_serves_a_client_end_to_end() {
         .into_inner();
     let event = feed.message().await.expect("ok").expect("an event");
     assert_eq!(event.aggregate_id, created.id);
+
+    // analytics follows the change feeds of the services `dossier up` started, with the service
+    // token it minted: it sees the 41 customer events and is connected to every source.
+    let mut analytics =
+        dossier_proto::analytics::analytics_service_client::AnalyticsServiceClient::new(channel);
+    let mut seen = (0, false);
+    for _ in 0..100 {
+        let lag = analytics
+            .get_feed_lag(authorized(
+                dossier_proto::analytics::GetFeedLagRequest {},
+                &token,
+            ))
+            .await
+            .expect("feed lag")
+            .into_inner();
+        let customers = lag
+            .sources
+            .iter()
+            .find(|s| s.source == "dossier.customer.v1.CustomerService")
+            .map(|s| s.applied_sequence)
+            .unwrap_or(0);
+        seen = (customers, lag.sources.iter().all(|s| s.connected));
+        if seen.0 >= 41 && seen.1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        seen.0 >= 41 && seen.1,
+        "analytics applied {} customer events, all connected: {}",
+        seen.0,
+        seen.1
+    );
 
     // A polite stop: SIGTERM, then the process exits by itself.
     #[cfg(unix)]

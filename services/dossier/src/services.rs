@@ -68,6 +68,7 @@ pub const SERVICES: &[ServiceEntry] = &[
     service_entry!(dossier_visit_journal),
     service_entry!(dossier_contract_receivables),
     service_entry!(dossier_complaints),
+    service_entry!(dossier_analytics),
     service_entry!(dossier_gateway),
 ];
 
@@ -75,6 +76,24 @@ pub const SERVICES: &[ServiceEntry] = &[
 /// up` points them at the customer-profile it started.
 pub const CUSTOMER_PROFILE_CLIENTS: &[&str] =
     &["visit_journal", "contract_receivables", "complaints"];
+
+/// The sources analytics follows, each with the key of its endpoint in the `analytics` section:
+/// `dossier up` points analytics at the services it started.
+pub const ANALYTICS_SOURCES: &[(&str, &str)] = &[
+    (
+        dossier_customer_profile::SERVICE_NAME,
+        "customer_profile_endpoint",
+    ),
+    (
+        dossier_visit_journal::SERVICE_NAME,
+        "visit_journal_endpoint",
+    ),
+    (
+        dossier_contract_receivables::SERVICE_NAME,
+        "contract_receivables_endpoint",
+    ),
+    (dossier_complaints::SERVICE_NAME, "complaints_endpoint"),
+];
 
 /// The configuration key of the gateway's address for `service`.
 pub fn upstream_key(service: &str) -> String {

@@ -44,7 +44,7 @@ pub async fn up(config: &Config, args: UpArgs) -> anyhow::Result<()> {
     let (trigger, shutdown) = ShutdownSignal::from_os();
 
     let mut started = Vec::new();
-    let mut config = config;
+    let mut config = analytics_token(config, &common)?;
     for entry in services::SERVICES {
         let service = (entry.start)(
             config.clone(),
@@ -62,6 +62,15 @@ pub async fn up(config: &Config, args: UpArgs) -> anyhow::Result<()> {
             for section in services::CUSTOMER_PROFILE_CLIENTS {
                 config = config.set(&format!("{section}.customer_profile_endpoint"), at.clone());
             }
+        }
+        if let Some((_, key)) = services::ANALYTICS_SOURCES
+            .iter()
+            .find(|(name, _)| *name == service.name)
+        {
+            config = config.set(
+                &format!("{}.{key}", dossier_analytics::CONFIG_SECTION),
+                at.clone(),
+            );
         }
         started.push(service);
     }
@@ -153,6 +162,38 @@ pub async fn up(config: &Config, args: UpArgs) -> anyhow::Result<()> {
     }
 }
 
+/// Gives analytics the service token its consumers present to the change feeds, unless one is
+/// configured: a long-lived executive token minted with the development key (never printed).
+fn analytics_token(
+    config: Config,
+    common: &dossier_kit::config::CommonSettings,
+) -> anyhow::Result<Config> {
+    let key = format!("{}.feed_token", dossier_analytics::CONFIG_SECTION);
+    let settings: dossier_analytics::Settings = config
+        .section(dossier_analytics::CONFIG_SECTION)
+        .map_err(anyhow::Error::msg)?;
+    if settings.feed_token.is_some() {
+        return Ok(config);
+    }
+    let request = dossier_kit::auth::TokenRequest {
+        sub: "svc-analytics".into(),
+        name: "analytics".into(),
+        role: dossier_kit::auth::Role::Executive,
+        team: String::new(),
+        scopes: Vec::new(),
+        ttl: std::time::Duration::from_secs(10 * 365 * 86_400),
+    };
+    match common.auth.mint_dev_token(&common.data_dir, &request) {
+        Ok(token) => Ok(config.set(&key, token)),
+        Err(error) => {
+            // With RS256/ES256 keys only the identity provider mints: configure
+            // analytics.feed_token (DOSSIER_ANALYTICS_FEED_TOKEN) then.
+            eprintln!("analytics: no feed token ({error}); set DOSSIER_ANALYTICS_FEED_TOKEN");
+            Ok(config)
+        }
+    }
+}
+
 /// Runs one service until Ctrl-C.
 pub async fn serve(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
     let config = with_data_dir(config, args.data_dir);
@@ -167,6 +208,7 @@ pub async fn serve(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
     let _telemetry =
         dossier_kit::telemetry::init(&common.telemetry, entry.name).map_err(anyhow::Error::msg)?;
     let (_trigger, shutdown) = ShutdownSignal::from_os();
+    let config = analytics_token(config, &common)?;
     let metrics = start_metrics(&config, entry.name, &shutdown).await?;
     let started = (entry.start)(config, dossier_kit::clock::system(), shutdown)
         .await

@@ -7,18 +7,8 @@ use serde_json::Value;
 
 use crate::services;
 
-/// The analytics service is deployed but is not on this branch's table yet; it is accepted while
-/// the gateway routes a package to it. Once it is in `services::SERVICES` this changes nothing.
-pub const ANALYTICS: &str = "analytics";
-
-/// Keys of the analytics section, until its settings type is in the workspace (issue 7).
-pub const ANALYTICS_KEYS: &[&str] = &[
-    "listen",
-    "customer_profile_endpoint",
-    "visit_journal_endpoint",
-    "contract_receivables_endpoint",
-    "complaints_endpoint",
-];
+/// The analytics service: one replica, and the holder of the feed token.
+pub const ANALYTICS: &str = dossier_analytics::SERVICE_NAME;
 
 /// Keys that hold secrets: their settings types never serialise them (checked below), and the
 /// deployment files may give them only by reference.
@@ -120,6 +110,10 @@ impl Keys {
                 serialized_keys(&dossier_complaints::Settings::default()),
             ),
             (
+                dossier_analytics::CONFIG_SECTION,
+                serialized_keys(&dossier_analytics::Settings::default()),
+            ),
+            (
                 dossier_gateway::CONFIG_SECTION,
                 serialized_keys(&dossier_gateway::Settings::default()),
             ),
@@ -131,9 +125,6 @@ impl Keys {
         for (section, keys) in services {
             by_section.insert(section.into(), keys);
         }
-        by_section
-            .entry(ANALYTICS.into())
-            .or_insert_with(|| ANALYTICS_KEYS.iter().map(|k| (*k).to_owned()).collect());
         for section in known_services().values().map(|k| k.section.clone()) {
             let keys = by_section
                 .get_mut(&section)
@@ -145,7 +136,7 @@ impl Keys {
                 "{section}.{DATABASE_URL} must not serialise"
             );
             keys.insert(DATABASE_URL.into());
-            if !metrics_landed || section == ANALYTICS {
+            if !metrics_landed {
                 keys.insert(METRICS_LISTEN.into());
             }
             secrets.insert((section.clone(), DATABASE_URL.to_owned()));

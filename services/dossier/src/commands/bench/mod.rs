@@ -15,6 +15,7 @@
 //! and a `bench_<uuid>` PostgreSQL database dropped at the end, also after an error or Ctrl-C.
 //! The figures are only meaningful from an optimised build: `cargo run --release -- bench`.
 
+mod analytics;
 mod baseline;
 mod load;
 mod payments;
@@ -65,6 +66,9 @@ pub enum Only {
     Visits,
     /// contract-receivables' `RecordPayment` beside a bare single-row insert.
     Payments,
+    /// analytics: change-feed catch-up from zero, and `GetComposition` / `ClassifyCustomers`
+    /// beside plain SQL aggregates over the same rows (see `analytics.rs`).
+    Analytics,
 }
 
 /// Options of `dossier bench`.
@@ -89,6 +93,9 @@ pub struct BenchArgs {
     /// Which methods to measure.
     #[arg(long, value_enum, default_value_t = Only::All)]
     pub only: Only,
+    /// `--only analytics`: deliveries written to the change feed (customers: a tenth of them).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub events: u64,
 }
 
 /// Runs the benchmarks and prints the table.
@@ -106,6 +113,9 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     anyhow::ensure!(!load.window.is_zero(), "--seconds must be more than 0");
     if args.only == Only::Payments {
         return payments::run(&args).await;
+    }
+    if args.only == Only::Analytics {
+        return analytics::run(&args).await;
     }
     // Warnings of the servers (a failing database, say) show; RUST_LOG overrides.
     let telemetry = dossier_kit::config::TelemetrySettings {
