@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 use chrono::{Datelike, Utc};
 use dossier_kit::auth::Role;
 use dossier_kit::time::to_timestamp;
+use dossier_proto::analytics::analytics_service_client::AnalyticsServiceClient;
+use dossier_proto::analytics::{self as analytics};
 use dossier_proto::complaint::complaint_service_client::ComplaintServiceClient;
 use dossier_proto::complaint::{self as complaint};
 use dossier_proto::contract::contract_service_client::ContractServiceClient;
@@ -35,6 +37,7 @@ struct People {
     finance: String,
     desk: String,
     auditor: String,
+    general_manager: String,
 }
 
 impl People {
@@ -46,6 +49,7 @@ impl People {
             finance: token(Role::Finance, "fin-1", "east"),
             desk: token(Role::CustomerService, "desk-1", "east"),
             auditor: token(Role::Auditor, "aud-1", ""),
+            general_manager: token(Role::Executive, "gm-1", ""),
         }
     }
 }
@@ -56,6 +60,7 @@ struct Clients {
     contracts: ContractServiceClient<Channel>,
     visits: VisitServiceClient<Channel>,
     complaints: ComplaintServiceClient<Channel>,
+    analytics: AnalyticsServiceClient<Channel>,
     access: AccessServiceClient<Channel>,
 }
 
@@ -66,6 +71,7 @@ impl Clients {
             contracts: ContractServiceClient::new(channel.clone()),
             visits: VisitServiceClient::new(channel.clone()),
             complaints: ComplaintServiceClient::new(channel.clone()),
+            analytics: AnalyticsServiceClient::new(channel.clone()),
             access: AccessServiceClient::new(channel),
         }
     }
@@ -253,6 +259,16 @@ async fn a_sales_story_through_the_gateway_survives_a_killed_service() {
         delivery.amount.parse::<rust_decimal::Decimal>().ok(),
         "34000".parse().ok()
     );
+
+    // 3b. Analytics has applied the delivery from contract-receivables' feed; then it dies
+    //     (SIGKILL) and misses the rest of the story while it is written.
+    let month = today.format("%Y-%m").to_string();
+    let sales = wait_for_dashboard(&mut c, &people.general_manager, &month, |d| {
+        money(&d.sales_amount) == money("34000")
+    })
+    .await;
+    assert_eq!(money(&sales.collected_amount), money("0"));
+    topology.kill("analytics");
 
     // 4. The rep records a visit to the customer.
     let minutes_ago = |m: i64| to_timestamp(now - chrono::Duration::minutes(m));
@@ -475,9 +491,35 @@ async fn a_sales_story_through_the_gateway_survives_a_killed_service() {
         .into_inner();
     assert_eq!(payments.payments.len(), 1);
 
-    // analytics: when services/analytics lands, start it with the others (add it to
-    // support::ALL), and read the sales-force analyses through the gateway here: the delivery
-    // of 34000.00, the payment of 10000.00, the visit and the closed complaint of this story.
+    // 8b. Analytics comes back on its database and catches up from where it stopped: the
+    //     payment and the closed complaint it missed are there, and the delivery it had
+    //     applied before it died is counted once (34000.00, not twice that).
+    topology.start("analytics");
+    let dashboard = wait_for_dashboard(&mut c, &people.general_manager, &month, |d| {
+        money(&d.collected_amount) == money("10000") && d.open_complaints == 0
+    })
+    .await;
+    assert_eq!(
+        money(&dashboard.sales_amount),
+        money("34000"),
+        "{dashboard:#?}"
+    );
+    assert_eq!(
+        money(&dashboard.open_receivables),
+        money("24000"),
+        "{dashboard:#?}"
+    );
+    let lag = c
+        .analytics
+        .get_feed_lag(with_token(
+            analytics::GetFeedLagRequest {},
+            &people.general_manager,
+        ))
+        .await
+        .expect("feed lag")
+        .into_inner();
+    assert_eq!(lag.sources.len(), 4, "{lag:#?}");
+    assert!(lag.sources.iter().all(|s| s.connected), "{lag:#?}");
 
     // 9. The audit trail: the auditor finds the east rep's reads, the masked one with its
     //    masked fields, and the chain verifies.
@@ -521,4 +563,44 @@ async fn a_sales_story_through_the_gateway_survives_a_killed_service() {
         started.elapsed(),
         topology.on_postgres()
     );
+}
+
+fn money(text: &str) -> Option<rust_decimal::Decimal> {
+    text.parse().ok()
+}
+
+/// The dashboard of `month` once `ready` holds (analytics follows the feeds a moment behind).
+async fn wait_for_dashboard(
+    c: &mut Clients,
+    token: &str,
+    month: &str,
+    ready: impl Fn(&analytics::GetDashboardResponse) -> bool,
+) -> analytics::GetDashboardResponse {
+    let mut last = None;
+    for _ in 0..150 {
+        match c
+            .analytics
+            .get_dashboard(with_token(
+                analytics::GetDashboardRequest {
+                    period: month.to_owned(),
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await
+        {
+            Ok(reply) => {
+                let dashboard = reply.into_inner();
+                if ready(&dashboard) {
+                    return dashboard;
+                }
+                last = Some(Ok(dashboard));
+            }
+            // Right after a restart the gateway's channel reconnects with a back-off.
+            Err(status) if status.code() == tonic::Code::Unavailable => last = Some(Err(status)),
+            Err(status) => panic!("dashboard: {status:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("analytics did not catch up within 15 s; last answer: {last:#?}");
 }

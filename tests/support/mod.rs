@@ -22,6 +22,7 @@ pub const ALL: &[&str] = &[
     "visit-journal",
     "contract-receivables",
     "complaints",
+    "analytics",
     "gateway",
 ];
 
@@ -95,6 +96,16 @@ impl Topology {
                     "customer_profile_endpoint = {:?}\n",
                     url("customer-profile")
                 ));
+            }
+            if *name == "analytics" {
+                // It follows the four sources' change feeds (customer-profile's is above).
+                for source in ["visit-journal", "contract-receivables", "complaints"] {
+                    toml.push_str(&format!(
+                        "{}_endpoint = {:?}\n",
+                        section(source),
+                        url(source)
+                    ));
+                }
             }
             if metrics.contains(name) {
                 toml.push_str("metrics_listen = \"127.0.0.1:0\"\n");
