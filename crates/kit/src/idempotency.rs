@@ -56,7 +56,18 @@ fn placeholders(backend: DbBackend, n: usize) -> Vec<String> {
         .collect()
 }
 
+/// The first key of the two-key PostgreSQL advisory locks that serialise twins of one request
+/// ("ID"); a space of its own, apart from the outbox's single-key lock.
+const TWIN_LOCK_SPACE: i32 = 0x4944;
+
 /// Looks up a key in `scope` (usually the method name).
+///
+/// Inside a write transaction on PostgreSQL the lookup first takes a transaction-scoped lock on
+/// the key: two twins sent at once (a client retrying before the first answer) would otherwise
+/// both find nothing under READ COMMITTED, both do the work, and the second would fail on the
+/// key's uniqueness. With the lock the second waits for the first to end and then finds its key
+/// (a replay) or, if the first rolled back, goes ahead. SQLite's single writer (`BEGIN
+/// IMMEDIATE`) serialises twins already.
 pub async fn check(
     conn: &impl ConnectionTrait,
     scope: &str,
@@ -64,6 +75,14 @@ pub async fn check(
     fingerprint: &str,
 ) -> Result<Prior, Problem> {
     let backend = conn.get_database_backend();
+    if backend == DbBackend::Postgres {
+        conn.execute_raw(Statement::from_sql_and_values(
+            backend,
+            "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+            [TWIN_LOCK_SPACE.into(), format!("{scope}\u{1f}{key}").into()],
+        ))
+        .await?;
+    }
     let p = placeholders(backend, 2);
     let row = conn
         .query_one_raw(Statement::from_sql_and_values(

@@ -196,3 +196,39 @@ async fn later_entries_supersede_and_history_is_kept() {
         .expect_err("reused id");
     assert_eq!(err.code(), tonic::Code::AlreadyExists);
 }
+
+#[tokio::test]
+async fn twins_of_one_request_sent_at_once_score_once_and_answer_alike() {
+    let stack = ready().await;
+    let keyed = pb::ScoreSalesForceRequest {
+        request_id: "score-twins".into(),
+        ..request("c1", "2026-04", &[(5, 3), (6, 2)])
+    };
+    let twins: Vec<_> = (0..8)
+        .map(|_| {
+            let mut client = stack.client();
+            let keyed = keyed.clone();
+            tokio::spawn(async move { client.score_sales_force(manager(keyed)).await })
+        })
+        .collect();
+    let mut etags = Vec::new();
+    for twin in twins {
+        let card = twin
+            .await
+            .expect("joined")
+            .expect("every twin answers, none fails")
+            .into_inner();
+        etags.push(card.etag);
+    }
+    assert!(etags.iter().all(|e| e == "v1"), "{etags:?}");
+    let store = store_at(&stack.analytics_db.url).await;
+    assert_eq!(
+        store
+            .history("c1", "2026-04", 5)
+            .await
+            .expect("history")
+            .len(),
+        1,
+        "scored once"
+    );
+}
