@@ -26,7 +26,7 @@ use dossier_proto::gateway::{self as gateway};
 use dossier_proto::visit::visit_service_client::VisitServiceClient;
 use dossier_proto::visit::{self as visit};
 use dossier_testkit::token;
-use support::{ALL, Topology, with_token};
+use support::{ALL, Topology, scrape, with_token};
 use tonic::transport::Channel;
 
 /// The people of the story.
@@ -103,7 +103,7 @@ fn masked_fields<T>(response: &tonic::Response<T>) -> String {
 #[tokio::test]
 async fn a_sales_story_through_the_gateway_survives_a_killed_service() {
     let started = Instant::now();
-    let mut topology = Topology::new(ALL, &[], &[]).await;
+    let mut topology = Topology::new(ALL, &["analytics"], &[]).await;
     topology.start_all(ALL);
     let people = People::new();
     let mut c = Clients::new(topology.channel("gateway"));
@@ -520,6 +520,17 @@ async fn a_sales_story_through_the_gateway_survives_a_killed_service() {
         .into_inner();
     assert_eq!(lag.sources.len(), 4, "{lag:#?}");
     assert!(lag.sources.iter().all(|s| s.connected), "{lag:#?}");
+    // The same lag on the Prometheus endpoint of the restarted process, per source it applied.
+    let metrics = scrape(topology.metrics_address("analytics")).await;
+    for source in [
+        "dossier.contract.v1.ContractService",
+        "dossier.complaint.v1.ComplaintService",
+    ] {
+        assert!(
+            metrics.contains(&format!("dossier_feed_lag_events{{source=\"{source}\"}} 0")),
+            "{metrics}"
+        );
+    }
 
     // 9. The audit trail: the auditor finds the east rep's reads, the masked one with its
     //    masked fields, and the chain verifies.

@@ -215,11 +215,18 @@ async fn apply(
         s.latest_seen = s.latest_seen.max(last.sequence);
         s.oldest_pending = first.occurred_at.as_ref().map(|t| t.seconds);
     });
+    dossier_kit::metrics::set_feed_lag(source.name(), batch.len() as i64);
     store
         .apply(source, batch, clock.now())
         .await
         .map_err(|e| format!("applying events: {e}"))?;
-    board.update(source, |s| s.oldest_pending = None);
+    let mut unapplied = 0;
+    board.update(source, |s| {
+        s.oldest_pending = None;
+        unapplied = s.latest_seen.saturating_sub(last.sequence);
+    });
+    // The Prometheus view of `GetFeedLag`: events received and not yet applied.
+    dossier_kit::metrics::set_feed_lag(source.name(), unapplied as i64);
     Ok(())
 }
 
