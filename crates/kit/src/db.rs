@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use sea_orm::{
     ConnectOptions, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait, Value,
 };
 use sea_orm_migration::MigratorTrait;
 
@@ -67,5 +67,52 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
             .await
         }
         _ => db.begin().await,
+    }
+}
+
+/// A statement from SQL written with `?` placeholders, numbered `$1, $2, …` for PostgreSQL, so
+/// one SQL text serves both backends. The SQL must contain no `?` other than placeholders.
+pub fn statement(
+    backend: DbBackend,
+    sql: &str,
+    values: impl IntoIterator<Item = Value>,
+) -> Statement {
+    let sql = if backend == DbBackend::Postgres {
+        let mut out = String::with_capacity(sql.len() + 16);
+        let mut n = 0;
+        for c in sql.chars() {
+            if c == '?' {
+                n += 1;
+                out.push('$');
+                out.push_str(&n.to_string());
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    } else {
+        sql.to_owned()
+    };
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_for_postgres_and_kept_for_sqlite() {
+        let pg = statement(
+            DbBackend::Postgres,
+            "a = ? AND b IN (?, ?)",
+            [1.into(), 2.into(), 3.into()],
+        );
+        assert_eq!(pg.sql, "a = $1 AND b IN ($2, $3)");
+        let lite = statement(
+            DbBackend::Sqlite,
+            "a = ? AND b IN (?, ?)",
+            [1.into(), 2.into(), 3.into()],
+        );
+        assert_eq!(lite.sql, "a = ? AND b IN (?, ?)");
     }
 }

@@ -8,7 +8,7 @@ pub mod migration;
 pub mod reports;
 pub mod scores;
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, QueryResult, Statement, Value};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, QueryResult, Value};
 
 use dossier_kit::Problem;
 
@@ -58,27 +58,7 @@ impl Store {
     }
 }
 
-/// A statement from SQL written with `?` placeholders, numbered `$n` for PostgreSQL. (No `?`
-/// appears in the SQL of this crate other than as a placeholder.)
-pub fn statement(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
-    let sql = if backend == DbBackend::Postgres {
-        let mut out = String::with_capacity(sql.len() + 16);
-        let mut n = 0;
-        for c in sql.chars() {
-            if c == '?' {
-                n += 1;
-                out.push('$');
-                out.push_str(&n.to_string());
-            } else {
-                out.push(c);
-            }
-        }
-        out
-    } else {
-        sql.to_owned()
-    };
-    Statement::from_sql_and_values(backend, sql, values)
-}
+pub use dossier_kit::db::statement;
 
 /// Executes one statement written with `?` placeholders.
 pub async fn execute(

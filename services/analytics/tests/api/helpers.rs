@@ -257,8 +257,14 @@ impl Stack {
             (running.db.clone(), running.port)
         };
         let profile = self.customers.port;
-        // The old server lets its streams end and releases the port.
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // The old server lets its streams end and releases the port: wait until it has (on a
+        // loaded machine that takes longer than any fixed pause), for 20 s at most.
+        for _ in 0..200 {
+            if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         let running = start_source(which, db, port, profile, &self.clock, &self._data_dir).await;
         match which {
             Source::Customers => self.customers = running,
