@@ -223,12 +223,12 @@ impl AnalyticsApi {
         let Some(month) = month else {
             return Err(Problem::invalid("month", "is required"));
         };
-        if self
+        let Some(customer) = self
             .store
             .customers(std::slice::from_ref(&r.customer_id))
             .await?
-            .is_empty()
-        {
+            .remove(&r.customer_id)
+        else {
             return Err(Problem::invalid(
                 "customer_id",
                 format!(
@@ -236,7 +236,8 @@ impl AnalyticsApi {
                     r.customer_id
                 ),
             ));
-        }
+        };
+        crate::domain::policy::authorize_scoring(caller, &customer.owner_id, &customer.team)?;
         let month_name = month.name();
         let request = if r.request_id.is_empty() {
             None

@@ -35,3 +35,22 @@ pub fn authorize(caller: &Caller, operation: Operation) -> Result<(), Problem> {
         ),
     }
 }
+
+/// Refuses with PERMISSION_DENIED unless `caller` may score the customer owned by `owner_id` in
+/// `team`: the salesperson responsible for it, a manager of its team, or an executive. (Any
+/// evaluator scoring any customer would let a salesperson grade a colleague's distributors.)
+pub fn authorize_scoring(caller: &Caller, owner_id: &str, team: &str) -> Result<(), Problem> {
+    let allowed = match caller.role {
+        Role::Executive => true,
+        Role::SalesManager => !caller.team.is_empty() && caller.team == team,
+        Role::SalesRep => caller.sub == owner_id,
+        _ => false,
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(Problem::denied(
+            "only the customer's salesperson, a manager of its team or an executive may score it",
+        ))
+    }
+}

@@ -439,7 +439,7 @@ async fn sheets_and_comparisons_total_and_rank_with_ties_and_empty_months() {
     let totals: Vec<i32> = sheet.month_totals.iter().map(|t| t.total).collect();
     assert_eq!(totals, vec![0, 0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0]);
     assert_eq!(sheet.month_totals[4].scored_count, 4);
-    assert_eq!(sheet.month_totals[4].evaluator, "mgr-1");
+    assert_eq!(sheet.month_totals[4].evaluator, "gm-1");
     assert_eq!(sheet.rows[0].cells[4].score, 3);
     assert_eq!(sheet.rows[4].cells[4].score, 0);
     assert_eq!(sheet.group_rows.len(), 7);

@@ -232,3 +232,31 @@ async fn twins_of_one_request_sent_at_once_score_once_and_answer_alike() {
         "scored once"
     );
 }
+
+#[tokio::test]
+async fn only_the_customers_salesperson_a_manager_of_its_team_or_an_executive_may_score_it() {
+    let stack = ready().await;
+    let mut client = stack.client();
+    let attempt =
+        |role, sub: &str, team: &str| as_user(role, sub, team, request("c1", "2026-03", &[(7, 3)]));
+    for (role, sub, team) in [
+        (Role::SalesRep, "rep-2", "east"),
+        (Role::SalesManager, "mgr-9", "north"),
+    ] {
+        let refused = client
+            .score_sales_force(attempt(role, sub, team))
+            .await
+            .expect_err("not theirs to score");
+        assert_eq!(refused.code(), tonic::Code::PermissionDenied, "{sub}");
+    }
+    for (role, sub, team) in [
+        (Role::SalesRep, "rep-1", "east"),
+        (Role::SalesManager, "mgr-1", "east"),
+        (Role::Executive, "gm-1", ""),
+    ] {
+        client
+            .score_sales_force(attempt(role, sub, team))
+            .await
+            .unwrap_or_else(|e| panic!("{sub} may score: {e:?}"));
+    }
+}
