@@ -167,7 +167,12 @@ impl CallRecord {
 
     fn absorb(&mut self, report: MaskReport) {
         self.revealed.extend(report.classes_revealed);
-        for path in report.masked_paths {
+        self.add_masked(report.masked_paths);
+    }
+
+    /// Adds masked paths, each once, in the order first met.
+    fn add_masked(&mut self, paths: Vec<String>) {
+        for path in paths {
             if !self.masked.contains(&path) {
                 self.masked.push(path);
             }
@@ -178,11 +183,7 @@ impl CallRecord {
     fn merge(&mut self, other: CallRecord) {
         self.customer_ids.extend(other.customer_ids);
         self.revealed.extend(other.revealed);
-        for path in other.masked {
-            if !self.masked.contains(&path) {
-                self.masked.push(path);
-            }
-        }
+        self.add_masked(other.masked);
         self.grants.extend(other.grants);
     }
 
@@ -690,10 +691,12 @@ impl Drop for StreamAudit {
             .ok()
             .and_then(|c| *c)
             .unwrap_or(tonic::Code::Cancelled);
-        let entry = match self.summary.lock() {
-            Ok(summary) => summary.entry(code, self.gate.clock.now()),
-            Err(poisoned) => poisoned.into_inner().entry(code, self.gate.clock.now()),
-        };
+        let now = self.gate.clock.now();
+        let entry = self
+            .summary
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(code, now);
         let audit = self.gate.audit.clone();
         // Drop cannot wait; the writer logs a failed append itself.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
