@@ -44,18 +44,6 @@ pub fn validate_request_id(field: &str, request_id: &str) -> Result<(), Problem>
     Ok(())
 }
 
-fn placeholders(backend: DbBackend, n: usize) -> Vec<String> {
-    (1..=n)
-        .map(|i| {
-            if backend == DbBackend::Postgres {
-                format!("${i}")
-            } else {
-                "?".into()
-            }
-        })
-        .collect()
-}
-
 /// The first key of the two-key PostgreSQL advisory locks that serialise twins of one request
 /// ("ID"); a space of its own, apart from the outbox's single-key lock.
 const TWIN_LOCK_SPACE: i32 = 0x4944;
@@ -83,11 +71,10 @@ pub async fn check(
         ))
         .await?;
     }
-    let p = placeholders(backend, 2);
     let row = conn
-        .query_one_raw(Statement::from_sql_and_values(
+        .query_one_raw(crate::db::statement(
             backend,
-            format!("SELECT fingerprint, resource_id FROM idempotency_keys WHERE scope = {} AND request_id = {}", p[0], p[1]),
+            "SELECT fingerprint, resource_id FROM idempotency_keys WHERE scope = ? AND request_id = ?",
             [scope.into(), key.into()],
         ))
         .await?;
@@ -96,7 +83,17 @@ pub async fn check(
     };
     let stored: String = row.try_get("", "fingerprint").map_err(Problem::from)?;
     let resource_id: String = row.try_get("", "resource_id").map_err(Problem::from)?;
-    if stored == fingerprint {
+    prior(&stored, resource_id, fingerprint)
+}
+
+/// What a key stored with `stored_fingerprint` for `resource_id` means for a request with
+/// `fingerprint`: the same content is a replay, other content is refused.
+pub fn prior(
+    stored_fingerprint: &str,
+    resource_id: String,
+    fingerprint: &str,
+) -> Result<Prior, Problem> {
+    if stored_fingerprint == fingerprint {
         Ok(Prior::Replay(resource_id))
     } else {
         Err(Problem::AlreadyExists {
@@ -106,6 +103,67 @@ pub async fn check(
             message: "request_id was already used for a request with other content".into(),
         })
     }
+}
+
+/// A key stored earlier: the fingerprint of its request and the resource it produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// Fingerprint of the first request's content.
+    pub fingerprint: String,
+    /// The resource it produced.
+    pub resource_id: String,
+}
+
+/// The stored keys among `request_ids` in `scope`, by request id: one query for a whole batch of
+/// requests. Takes no lock: a writer batching requests runs it under its own serialisation and
+/// relies on the keys' uniqueness at insert for a twin it could not see.
+pub async fn lookup_all(
+    conn: &impl ConnectionTrait,
+    scope: &str,
+    request_ids: &[&str],
+) -> Result<std::collections::HashMap<String, Stored>, DbErr> {
+    let mut found = std::collections::HashMap::new();
+    let backend = conn.get_database_backend();
+    for chunk in crate::db::statement_chunks(backend, request_ids, KEY_CHUNK, |id| id.len() + 8) {
+        let list = vec!["?"; chunk.len()].join(", ");
+        let mut values: Vec<sea_orm::Value> = vec![scope.into()];
+        values.extend(chunk.iter().map(|id| sea_orm::Value::from(*id)));
+        let rows = conn
+            .query_all_raw(crate::db::statement(
+                backend,
+                &format!(
+                    "SELECT request_id, fingerprint, resource_id FROM idempotency_keys \
+                     WHERE scope = ? AND request_id IN ({list})"
+                ),
+                values,
+            ))
+            .await?;
+        for row in rows {
+            found.insert(
+                row.try_get("", "request_id")?,
+                Stored {
+                    fingerprint: row.try_get("", "fingerprint")?,
+                    resource_id: row.try_get("", "resource_id")?,
+                },
+            );
+        }
+    }
+    Ok(found)
+}
+
+/// Keys read or written per statement by the batch functions at most (see also
+/// [`crate::db::statement_chunks`]).
+const KEY_CHUNK: usize = 500;
+
+/// A key to record: the request id, its content's fingerprint and the resource it produced.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    /// The client's request id.
+    pub request_id: String,
+    /// Fingerprint of the request content.
+    pub fingerprint: String,
+    /// The resource the request produced.
+    pub resource_id: String,
 }
 
 /// Records a key inside the transaction of the change. A unique violation here means a
@@ -118,17 +176,46 @@ pub async fn record(
     resource_id: &str,
     at: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), DbErr> {
+    let key = NewKey {
+        request_id: key.to_owned(),
+        fingerprint: fingerprint.to_owned(),
+        resource_id: resource_id.to_owned(),
+    };
+    record_all(conn, scope, &[key], at).await
+}
+
+/// Records `keys` of `scope` in as few statements as the database allows; as [`record`].
+pub async fn record_all(
+    conn: &impl ConnectionTrait,
+    scope: &str,
+    keys: &[NewKey],
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), DbErr> {
     let backend = conn.get_database_backend();
-    let p = placeholders(backend, 5);
-    conn.execute_raw(Statement::from_sql_and_values(
-        backend,
-        format!(
-            "INSERT INTO idempotency_keys (scope, request_id, fingerprint, resource_id, created_at) VALUES ({})",
-            p.join(", ")
-        ),
-        [scope.into(), key.into(), fingerprint.into(), resource_id.into(), at.into()],
-    ))
-    .await?;
+    let size = |k: &NewKey| {
+        scope.len() + k.request_id.len() + k.fingerprint.len() + k.resource_id.len() + 32
+    };
+    for chunk in crate::db::statement_chunks(backend, keys, KEY_CHUNK, size) {
+        let rows = vec!["(?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+        let mut values: Vec<sea_orm::Value> = Vec::with_capacity(chunk.len() * 5);
+        for key in chunk {
+            values.extend([
+                scope.into(),
+                key.request_id.clone().into(),
+                key.fingerprint.clone().into(),
+                key.resource_id.clone().into(),
+                at.into(),
+            ]);
+        }
+        conn.execute_raw(crate::db::statement(
+            backend,
+            &format!(
+                "INSERT INTO idempotency_keys (scope, request_id, fingerprint, resource_id, created_at) VALUES {rows}"
+            ),
+            values,
+        ))
+        .await?;
+    }
     Ok(())
 }
 

@@ -28,6 +28,9 @@ use dossier_proto::common::ChangeEvent;
 const APPEND_LOCK_KEY: i64 = 0x0064_6f73_7369_6572;
 /// Events read per query while replaying.
 const BATCH: i64 = 500;
+/// Events written per `INSERT` by [`Outbox::append_all`] at most (7 values each, far below either
+/// database's limit on bound values; see also [`crate::db::statement_chunks`]).
+const APPEND_CHUNK: usize = 500;
 /// How often a live follower looks for events written by another process.
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
 
@@ -91,6 +94,24 @@ impl Outbox {
         at: DateTime<Utc>,
         event: NewEvent,
     ) -> Result<u64, DbErr> {
+        self.append_all(txn, at, vec![event])
+            .await?
+            .pop()
+            .ok_or_else(|| DbErr::Custom("outbox insert returned no sequence".into()))
+    }
+
+    /// Appends `events`, in order, inside `txn` with as few statements as the database allows
+    /// (one per [`APPEND_CHUNK`] events, and one lock); returns their sequences, ascending. Call
+    /// last in the transaction, as [`Outbox::append`].
+    pub async fn append_all(
+        &self,
+        txn: &impl ConnectionTrait,
+        at: DateTime<Utc>,
+        events: Vec<NewEvent>,
+    ) -> Result<Vec<u64>, DbErr> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
         let backend = txn.get_database_backend();
         if backend == DbBackend::Postgres {
             txn.execute_raw(Statement::from_sql_and_values(
@@ -100,34 +121,46 @@ impl Outbox {
             ))
             .await?;
         }
-        let sql = match backend {
-            DbBackend::Postgres => {
-                "INSERT INTO outbox (event_type, aggregate_id, customer_id, actor_id, occurred_at, type_url, payload) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING sequence"
-            }
-            _ => {
-                "INSERT INTO outbox (event_type, aggregate_id, customer_id, actor_id, occurred_at, type_url, payload) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING sequence"
-            }
+        let mut sequences = Vec::with_capacity(events.len());
+        let size = |e: &NewEvent| {
+            e.event_type.len()
+                + e.aggregate_id.len()
+                + e.customer_id.as_ref().map_or(0, String::len)
+                + e.actor_id.len()
+                + e.payload.type_url.len()
+                + e.payload.value.len()
+                + 64
         };
-        let row = txn
-            .query_one_raw(Statement::from_sql_and_values(
-                backend,
-                sql,
-                [
-                    event.event_type.into(),
-                    event.aggregate_id.into(),
-                    event.customer_id.into(),
-                    event.actor_id.into(),
+        for chunk in crate::db::statement_chunks(backend, &events, APPEND_CHUNK, size) {
+            let rows = vec!["(?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+            let sql = format!(
+                "INSERT INTO outbox (event_type, aggregate_id, customer_id, actor_id, occurred_at, type_url, payload) \
+                 VALUES {rows} RETURNING sequence"
+            );
+            let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 7);
+            for event in chunk {
+                values.extend([
+                    event.event_type.clone().into(),
+                    event.aggregate_id.clone().into(),
+                    event.customer_id.clone().into(),
+                    event.actor_id.clone().into(),
                     at.into(),
-                    event.payload.type_url.into(),
-                    event.payload.value.into(),
-                ],
-            ))
-            .await?
-            .ok_or_else(|| DbErr::Custom("outbox insert returned no sequence".into()))?;
-        let sequence: i64 = row.try_get("", "sequence")?;
-        Ok(sequence as u64)
+                    event.payload.type_url.clone().into(),
+                    event.payload.value.clone().into(),
+                ]);
+            }
+            let rows = txn
+                .query_all_raw(crate::db::statement(backend, &sql, values))
+                .await?;
+            let mut chunk_sequences = rows
+                .iter()
+                .map(|row| row.try_get::<i64>("", "sequence").map(|s| s as u64))
+                .collect::<Result<Vec<_>, _>>()?;
+            // Sequences are drawn in row order; RETURNING does not promise to list them so.
+            chunk_sequences.sort_unstable();
+            sequences.extend(chunk_sequences);
+        }
+        Ok(sequences)
     }
 
     /// Tells live followers in this process that a transaction with events committed. Followers

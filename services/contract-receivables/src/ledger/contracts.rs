@@ -33,12 +33,11 @@ pub enum TerminateOrComplete {
     Terminate,
 }
 
-async fn save_version(tx: &Tx, c: &Contract) -> Result<(), Problem> {
+fn save_version(tx: &Tx, c: &Contract) -> Result<(), Problem> {
     tx.put(&ContractVersion {
         id: format!("{}@{}", c.id, c.version),
         contract: c.clone(),
     })
-    .await
 }
 
 impl Ledger {
@@ -111,10 +110,9 @@ impl Ledger {
             updated_at: now,
             updated_by: caller.sub.clone(),
         };
-        tx.put(&c).await?;
-        save_version(&tx, &c).await?;
-        tx.remember(CREATE, key.request_id, key.fingerprint, &c.id)
-            .await?;
+        tx.put(&c)?;
+        save_version(&tx, &c)?;
+        tx.remember(CREATE, key.request_id, key.fingerprint, &c.id);
         tx.emit("contract.created", &c.id, &caller.sub, &wire::contract(&c));
         tx.commit().await?;
         Ok(c)
@@ -185,8 +183,8 @@ impl Ledger {
         c.revision += 1;
         c.updated_at = tx.now;
         c.updated_by = caller.sub.clone();
-        tx.put(&c).await?;
-        save_version(&tx, &c).await?;
+        tx.put(&c)?;
+        save_version(&tx, &c)?;
         tx.emit("contract.updated", &c.id, &caller.sub, &wire::contract(&c));
         tx.commit().await?;
         Ok(c)
@@ -233,7 +231,7 @@ impl Ledger {
         c.revision += 1;
         c.updated_at = tx.now;
         c.updated_by = caller.sub.clone();
-        tx.put(&c).await?;
+        tx.put(&c)?;
         tx.emit("contract.signed", &c.id, &caller.sub, &wire::contract(&c));
         tx.commit().await?;
         Ok(c)
@@ -287,11 +285,10 @@ impl Ledger {
                     .await?;
             }
         }
-        tx.put(&next).await?;
-        save_version(&tx, &next).await?;
+        tx.put(&next)?;
+        save_version(&tx, &next)?;
         if !key.request_id.is_empty() {
-            tx.remember(AMEND, key.request_id, key.fingerprint, &next.id)
-                .await?;
+            tx.remember(AMEND, key.request_id, key.fingerprint, &next.id);
         }
         tx.emit(
             "contract.amended",
@@ -349,7 +346,7 @@ impl Ledger {
         c.revision += 1;
         c.updated_at = tx.now;
         c.updated_by = caller.sub.clone();
-        tx.put(&c).await?;
+        tx.put(&c)?;
         tx.emit(verb, &c.id, &caller.sub, &wire::contract(&c));
         tx.commit().await?;
         Ok(c)

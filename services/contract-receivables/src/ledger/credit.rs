@@ -54,7 +54,7 @@ impl Ledger {
                 o.state = OverrideState::Used;
                 o.used_by_id = used_by.to_owned();
                 o.revision += 1;
-                tx.put(&o).await?;
+                tx.put(&o)?;
                 tx.emit(
                     "credit_override.used",
                     &o.id,
@@ -109,9 +109,8 @@ impl Ledger {
                 created_at: tx.now,
                 updated_at: tx.now,
             };
-            tx.put(&line).await?;
-            tx.remember(SET_LINE, key.request_id, key.fingerprint, &line.id)
-                .await?;
+            tx.put(&line)?;
+            tx.remember(SET_LINE, key.request_id, key.fingerprint, &line.id);
             tx.emit(
                 "credit_line.requested",
                 &line.id,
@@ -154,7 +153,7 @@ impl Ledger {
                     old.state = LineState::Superseded;
                     old.revision += 1;
                     old.updated_at = now;
-                    tx.put(&old).await?;
+                    tx.put(&old)?;
                 }
                 line.approved_amount = Some(amount);
                 line.state = LineState::Approved;
@@ -170,7 +169,7 @@ impl Ledger {
         line.decision_comment = comment.to_owned();
         line.revision += 1;
         line.updated_at = now;
-        tx.put(&line).await?;
+        tx.put(&line)?;
         tx.emit(verb, &line.id, &caller.sub, &wire::credit_line(&line));
         tx.commit().await?;
         Ok(line)
@@ -227,9 +226,8 @@ impl Ledger {
                 revision: 1,
                 created_at: tx.now,
             };
-            tx.put(&o).await?;
-            tx.remember(REQUEST_OVERRIDE, key.request_id, key.fingerprint, &o.id)
-                .await?;
+            tx.put(&o)?;
+            tx.remember(REQUEST_OVERRIDE, key.request_id, key.fingerprint, &o.id);
             tx.emit(
                 "credit_override.requested",
                 &o.id,
@@ -279,7 +277,7 @@ impl Ledger {
         o.decision_comment = comment.to_owned();
         o.expires_at = expires_at;
         o.revision += 1;
-        tx.put(&o).await?;
+        tx.put(&o)?;
         tx.emit(
             "credit_override.decided",
             &o.id,

@@ -5,11 +5,13 @@
 mod contracts;
 mod credit;
 mod movements;
+mod payments;
 mod repayment;
 mod statements;
 
 pub use contracts::{ContractEdit, TerminateOrComplete};
-pub use movements::{DeliveryInput, PaymentInput};
+pub use movements::DeliveryInput;
+pub use payments::PaymentInput;
 pub use repayment::PlanInput;
 pub use statements::{AgingReport, CreditStatus, CustomerAgingRow, Performance};
 
@@ -24,11 +26,12 @@ use crate::domain::credit::{CreditLine, Exposure, line_in_force};
 use crate::domain::receivable::Receivable;
 use crate::store::{Doc, Filter, Store, Tx};
 
-/// The ledger: the store and the clock.
+/// The ledger: the store, the clock and the payment writer.
 #[derive(Debug, Clone)]
 pub struct Ledger {
     store: Store,
     clock: SharedClock,
+    payments: payments::PaymentDesk,
 }
 
 /// An idempotency key and the fingerprint of the request content it guards.
@@ -41,9 +44,15 @@ pub struct Key<'a> {
 }
 
 impl Ledger {
-    /// The ledger over `store`.
+    /// The ledger over `store`; starts its payment writer (see [`payments`]), so call it
+    /// inside the Tokio runtime.
     pub fn new(store: Store, clock: SharedClock) -> Self {
-        Self { store, clock }
+        let payments = payments::PaymentDesk::start(store.clone(), clock.clone());
+        Self {
+            store,
+            clock,
+            payments,
+        }
     }
 
     /// The store.

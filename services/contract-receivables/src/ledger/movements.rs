@@ -1,5 +1,7 @@
 //! Deliveries, payments and return claims: everything that moves a receivable.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDate;
 use dossier_kit::Problem;
 use dossier_kit::auth::Caller;
@@ -9,14 +11,13 @@ use super::{Key, Ledger, check_etag, credit_limit, exposure, new_id};
 use crate::domain::claim::{ClaimState, Finding, ReturnClaim, approved_amount};
 use crate::domain::contract::Contract;
 use crate::domain::credit::{OverrideUse, check_limit};
-use crate::domain::movement::{Delivery, Payment};
-use crate::domain::receivable::{Allocation, Receivable, apply_claim, apply_payment};
+use crate::domain::movement::Delivery;
+use crate::domain::receivable::{Receivable, apply_claim, apply_payment};
 use crate::domain::repayment::RepaymentPlan;
-use crate::store::{Filter, Tx};
+use crate::store::Tx;
 use crate::wire;
 
 const DELIVERY: &str = "RecordDelivery";
-const PAYMENT: &str = "RecordPayment";
 const CLAIM: &str = "FileReturnClaim";
 const DECIDE_CLAIM: &str = "DecideReturnClaim";
 
@@ -35,42 +36,18 @@ pub struct DeliveryInput {
     pub notes: String,
 }
 
-/// A payment to record.
-#[derive(Debug, Clone)]
-pub struct PaymentInput {
-    /// Customer.
-    pub customer_id: String,
-    /// Directed to this contract's receivables, if set.
-    pub contract_id: String,
-    /// Amount.
-    pub amount: Decimal,
-    /// Received.
-    pub received_date: NaiveDate,
-    /// Method's proto number.
-    pub method: i32,
-    /// Bank reference.
-    pub reference: String,
-    /// Directed to these receivables, in this order, if set.
-    pub receivable_ids: Vec<String>,
-    /// Directed to this plan's receivables, if set.
-    pub repayment_plan_id: String,
-    /// Notes.
-    pub notes: String,
-    /// Payer's bank.
-    pub payer_bank_name: String,
-    /// Payer's account.
-    pub payer_bank_account: String,
-}
-
 /// Passes money that reached receivables in a repayment plan on to the plan's instalments.
-async fn credit_plans(
+/// `plans` holds the plans already read by the transaction (a batch of payments credits one plan
+/// several times); the others are read and added.
+pub(super) async fn credit_plans(
     tx: &mut Tx,
+    plans: &mut HashMap<String, RepaymentPlan>,
     receivables: &[Receivable],
     allocations: &[(String, Decimal)],
     date: NaiveDate,
     actor: &str,
 ) -> Result<(), Problem> {
-    let mut plans: Vec<RepaymentPlan> = Vec::new();
+    let mut credited: Vec<String> = Vec::new();
     for (receivable_id, amount) in allocations {
         let Some(r) = receivables.iter().find(|r| &r.id == receivable_id) else {
             continue;
@@ -78,22 +55,26 @@ async fn credit_plans(
         if r.repayment_plan_id.is_empty() {
             continue;
         }
-        let index = match plans.iter().position(|p| p.id == r.repayment_plan_id) {
-            Some(i) => i,
-            None => {
-                plans.push(tx.get(&r.repayment_plan_id).await?);
-                plans.len() - 1
-            }
-        };
-        plans[index].credit(*amount, date, tx.now);
+        if !plans.contains_key(&r.repayment_plan_id) {
+            let plan: RepaymentPlan = tx.get(&r.repayment_plan_id).await?;
+            plans.insert(plan.id.clone(), plan);
+        }
+        if let Some(plan) = plans.get_mut(&r.repayment_plan_id) {
+            plan.credit(*amount, date, tx.now);
+        }
+        if !credited.contains(&r.repayment_plan_id) {
+            credited.push(r.repayment_plan_id.clone());
+        }
     }
-    for plan in plans {
-        tx.put(&plan).await?;
-        tx.emit(
+    for id in credited {
+        let Some(plan) = plans.get(&id) else { continue };
+        tx.put(plan)?;
+        tx.emit_for(
+            &plan.customer_id,
             "repayment_plan.paid",
             &plan.id,
             actor,
-            &wire::plan(&plan, date),
+            &wire::plan(plan, date),
         );
     }
     Ok(())
@@ -202,8 +183,8 @@ impl Ledger {
             revision: 1,
             updated_at: now,
         };
-        if tx.credit > Decimal::ZERO {
-            let credit = tx.credit;
+        if tx.credit() > Decimal::ZERO {
+            let credit = tx.credit();
             let (_, left) = apply_payment(
                 std::slice::from_mut(&mut receivable),
                 credit,
@@ -236,11 +217,10 @@ impl Ledger {
             created_at: now,
             created_by: caller.sub.clone(),
         };
-        tx.put(&contract).await?;
-        tx.put(&receivable).await?;
-        tx.put(&delivery).await?;
-        tx.remember(DELIVERY, key.request_id, key.fingerprint, &delivery.id)
-            .await?;
+        tx.put(&contract)?;
+        tx.put(&receivable)?;
+        tx.put(&delivery)?;
+        tx.remember(DELIVERY, key.request_id, key.fingerprint, &delivery.id);
         tx.emit(
             "delivery.recorded",
             &delivery.id,
@@ -249,127 +229,6 @@ impl Ledger {
         );
         tx.commit().await?;
         Ok(delivery)
-    }
-
-    /// Records a payment: applied oldest-first (or where directed), early-payment discounts
-    /// granted inside their window, the rest held as customer credit. Idempotent by key.
-    pub async fn record_payment(
-        &self,
-        caller: &Caller,
-        input: PaymentInput,
-        key: Key<'_>,
-    ) -> Result<Payment, Problem> {
-        // No replay check before the transaction: the one inside it, under the customer's
-        // lock, is the one that counts, and payments are the hot path.
-        match self.try_pay(caller, &input, &key).await {
-            Ok(p) => Ok(p),
-            Err(e) => self.settle_race(PAYMENT, &key, e).await,
-        }
-    }
-
-    async fn try_pay(
-        &self,
-        caller: &Caller,
-        input: &PaymentInput,
-        key: &Key<'_>,
-    ) -> Result<Payment, Problem> {
-        let mut tx = self.begin(&input.customer_id).await?;
-        // The key is claimed first, under the customer's lock: a repeat whose twin committed
-        // fails here on the key's uniqueness before doing any work, and `settle_race` answers
-        // it with the first result (or ALREADY_EXISTS for other content). One statement fewer
-        // than check-then-record on the hottest path.
-        let payment_id = new_id();
-        tx.remember(PAYMENT, key.request_id, key.fingerprint, &payment_id)
-            .await?;
-        let mut targets: Vec<Receivable> = if !input.receivable_ids.is_empty() {
-            let mut directed = Vec::new();
-            for (i, id) in input.receivable_ids.iter().enumerate() {
-                let r: Receivable = tx.get_own(id).await.map_err(|_| {
-                    Problem::invalid(
-                        format!("payment.receivable_ids[{i}]"),
-                        format!("no receivable {id} of this customer"),
-                    )
-                })?;
-                directed.push(r);
-            }
-            directed
-        } else {
-            let mut filter = Filter::customer(&input.customer_id).states(&["open"]);
-            if !input.repayment_plan_id.is_empty() {
-                tx.get_own::<RepaymentPlan>(&input.repayment_plan_id)
-                    .await
-                    .map_err(|_| {
-                        Problem::invalid(
-                            "payment.repayment_plan_id",
-                            "no such plan of this customer",
-                        )
-                    })?;
-                filter.parent_id = input.repayment_plan_id.clone();
-            } else if !input.contract_id.is_empty() {
-                tx.get_own::<Contract>(&input.contract_id)
-                    .await
-                    .map_err(|_| {
-                        Problem::invalid("payment.contract_id", "no such contract of this customer")
-                    })?;
-                filter.contract_id = input.contract_id.clone();
-            }
-            let mut open: Vec<Receivable> = tx.all(&filter).await?;
-            open.sort_by_key(Receivable::age_key);
-            open
-        };
-        let now = tx.now;
-        let (allocations, left) =
-            apply_payment(&mut targets, input.amount, input.received_date, now);
-        let touched: Vec<&Receivable> = targets
-            .iter()
-            .filter(|r| allocations.iter().any(|a| a.receivable_id == r.id))
-            .collect();
-        for r in &touched {
-            tx.put(*r).await?;
-        }
-        let plan_credits: Vec<(String, Decimal)> = allocations
-            .iter()
-            .map(|a: &Allocation| (a.receivable_id.clone(), a.amount + a.discount_amount))
-            .collect();
-        credit_plans(
-            &mut tx,
-            &targets,
-            &plan_credits,
-            input.received_date,
-            &caller.sub,
-        )
-        .await?;
-        if !left.is_zero() {
-            let credit = tx.credit + left;
-            tx.set_credit(credit);
-        }
-        let payment = Payment {
-            id: payment_id,
-            customer_id: input.customer_id.clone(),
-            contract_id: input.contract_id.clone(),
-            amount: input.amount,
-            received_date: input.received_date,
-            method: input.method,
-            reference: input.reference.clone(),
-            receivable_ids: input.receivable_ids.clone(),
-            repayment_plan_id: input.repayment_plan_id.clone(),
-            allocations,
-            unapplied_amount: left,
-            notes: input.notes.clone(),
-            payer_bank_name: input.payer_bank_name.clone(),
-            payer_bank_account: input.payer_bank_account.clone(),
-            created_at: now,
-            created_by: caller.sub.clone(),
-        };
-        tx.put(&payment).await?;
-        tx.emit(
-            "payment.recorded",
-            &payment.id,
-            &caller.sub,
-            &wire::payment(&payment),
-        );
-        tx.commit().await?;
-        Ok(payment)
     }
 
     /// Files a return or discount claim against a delivery.
@@ -432,9 +291,8 @@ impl Ledger {
             claim.revision = 1;
             claim.created_at = tx.now;
             claim.created_by = caller.sub.clone();
-            tx.put(&claim).await?;
-            tx.remember(CLAIM, key.request_id, key.fingerprint, &claim.id)
-                .await?;
+            tx.put(&claim)?;
+            tx.remember(CLAIM, key.request_id, key.fingerprint, &claim.id);
             tx.emit(
                 "return_claim.filed",
                 &claim.id,
@@ -483,10 +341,11 @@ impl Ledger {
             let approved = approved_amount(&claim, amount)?;
             let mut receivable: Receivable = tx.get(&claim.receivable_id).await?;
             apply_claim(&mut receivable, approved, now.date_naive(), now)?;
-            tx.put(&receivable).await?;
+            tx.put(&receivable)?;
             let credited = [(receivable.id.clone(), approved)];
             credit_plans(
                 &mut tx,
+                &mut HashMap::new(),
                 std::slice::from_ref(&receivable),
                 &credited,
                 now.date_naive(),
@@ -503,10 +362,9 @@ impl Ledger {
         claim.decided_at = Some(now);
         claim.decision_comment = comment.to_owned();
         claim.revision += 1;
-        tx.put(&claim).await?;
+        tx.put(&claim)?;
         if !key.request_id.is_empty() {
-            tx.remember(DECIDE_CLAIM, key.request_id, key.fingerprint, &claim.id)
-                .await?;
+            tx.remember(DECIDE_CLAIM, key.request_id, key.fingerprint, &claim.id);
         }
         tx.emit(
             "return_claim.decided",

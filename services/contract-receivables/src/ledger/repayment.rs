@@ -125,11 +125,10 @@ impl Ledger {
                 r.repayment_plan_id = plan.id.clone();
                 r.revision += 1;
                 r.updated_at = now;
-                tx.put(r).await?;
+                tx.put(r)?;
             }
-            tx.put(&plan).await?;
-            tx.remember(PLAN, key.request_id, key.fingerprint, &plan.id)
-                .await?;
+            tx.put(&plan)?;
+            tx.remember(PLAN, key.request_id, key.fingerprint, &plan.id);
             tx.emit(
                 "repayment_plan.created",
                 &plan.id,
@@ -189,9 +188,8 @@ impl Ledger {
                 revision: 1,
                 created_at: tx.now,
             };
-            tx.put(&d).await?;
-            tx.remember(DEFERRAL, key.request_id, key.fingerprint, &d.id)
-                .await?;
+            tx.put(&d)?;
+            tx.remember(DEFERRAL, key.request_id, key.fingerprint, &d.id);
             tx.emit(
                 "deferral.requested",
                 &d.id,
@@ -242,7 +240,7 @@ impl Ledger {
             }
             plan.revision += 1;
             plan.updated_at = now;
-            tx.put(&plan).await?;
+            tx.put(&plan)?;
             tx.emit(
                 "repayment_plan.deferred",
                 &plan.id,
@@ -257,7 +255,7 @@ impl Ledger {
         d.decided_at = Some(now);
         d.decision_comment = comment.to_owned();
         d.revision += 1;
-        tx.put(&d).await?;
+        tx.put(&d)?;
         tx.emit("deferral.decided", &d.id, &caller.sub, &wire::deferral(&d));
         tx.commit().await?;
         Ok(d)
@@ -287,7 +285,7 @@ impl Ledger {
             }
             plan.revision += 1;
             plan.updated_at = tx.now;
-            tx.put(&plan).await?;
+            tx.put(&plan)?;
             let message = wire::plan(&plan, today);
             for number in &numbers {
                 tx.emit(

@@ -17,12 +17,20 @@
 //! (payments, activations of one customer) conflict by nature: retries would burn work on the
 //! very calls that matter, while the lock queues them once. Different customers never wait for
 //! each other.
+//!
+//! **Few statements.** A [`Tx`] holds its writes back and sends them in one statement per table
+//! before its next read or at commit, and a transaction may lock several customers at once (one
+//! statement for all), which lets the payment writer record a whole batch of payments with about
+//! as many statements as one (see `ledger::payments`).
 
 pub mod migration;
 
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
 use chrono::{DateTime, Utc};
 use dossier_kit::Problem;
-use dossier_kit::idempotency::{self, Prior};
+use dossier_kit::idempotency::{self, NewKey, Prior, Stored};
 use dossier_kit::outbox::{NewEvent, Outbox};
 use rust_decimal::Decimal;
 use sea_orm::{
@@ -261,6 +269,8 @@ pub struct Filter {
     pub day_to: String,
     /// Unique number.
     pub number: String,
+    /// Any of these customers (a batch of writes over several).
+    pub any_customer: Vec<String>,
 }
 
 impl Filter {
@@ -312,6 +322,14 @@ fn where_clause(backend: DbBackend, kind: &str, f: &Filter) -> (String, Vec<Valu
     }
     if !f.day_to.is_empty() {
         add(&mut sql, "day", "<=", &f.day_to);
+    }
+    if !f.any_customer.is_empty() {
+        let mut list = Vec::new();
+        for customer in &f.any_customer {
+            values.push(customer.as_str().into());
+            list.push(placeholder(backend, values.len()));
+        }
+        sql.push_str(&format!(" AND customer_id IN ({})", list.join(", ")));
     }
     if !f.states.is_empty() {
         let mut list = Vec::new();
@@ -482,37 +500,83 @@ impl Store {
     /// Opens a write transaction for `customer_id`, holding the customer's lock until it ends
     /// (see the module docs).
     pub async fn begin(&self, customer_id: &str, now: DateTime<Utc>) -> Result<Tx, Problem> {
+        self.begin_for(&[customer_id.to_owned()], now).await
+    }
+
+    /// Opens a write transaction for several customers at once (a batch of payments), holding
+    /// each one's lock until it ends. The first is the transaction's own customer, the one
+    /// [`Tx::credit`], [`Tx::get_own`] and [`Tx::emit`] mean.
+    ///
+    /// The rows are locked by one statement in customer-id order, so two batches over
+    /// overlapping customers queue instead of deadlocking.
+    pub async fn begin_for(&self, customers: &[String], now: DateTime<Utc>) -> Result<Tx, Problem> {
+        let own = customers
+            .first()
+            .cloned()
+            .ok_or_else(|| Problem::internal("a transaction for no customer"))?;
+        let mut sorted: Vec<&String> = customers.iter().collect();
+        sorted.sort();
+        sorted.dedup();
         let txn = dossier_kit::db::begin_write(&self.db).await?;
         let backend = txn.get_database_backend();
-        let sql = format!(
-            "INSERT INTO credit_accounts (customer_id, credit, updated_at) VALUES ({}, '0.00', {}) \
-             ON CONFLICT (customer_id) DO UPDATE SET updated_at = excluded.updated_at RETURNING credit",
-            placeholder(backend, 1),
-            placeholder(backend, 2)
-        );
-        let row = txn
-            .query_one_raw(Statement::from_sql_and_values(
-                backend,
-                sql,
-                [customer_id.into(), now.into()],
-            ))
-            .await?
-            .ok_or_else(|| Problem::internal("credit account upsert returned nothing"))?;
-        let credit: String = row.try_get("", "credit")?;
-        let credit: Decimal = credit
-            .parse()
-            .map_err(|e| Problem::internal(format!("stored credit unreadable: {e}")))?;
+        let mut credits = BTreeMap::new();
+        for chunk in
+            dossier_kit::db::statement_chunks(backend, &sorted, LOCK_CHUNK, |c| c.len() + 40)
+        {
+            let rows = vec!["(?, '0.00', ?)"; chunk.len()].join(", ");
+            let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 2);
+            for customer in chunk {
+                values.extend([customer.as_str().into(), now.into()]);
+            }
+            let locked = txn
+                .query_all_raw(dossier_kit::db::statement(
+                    backend,
+                    &format!(
+                        "INSERT INTO credit_accounts (customer_id, credit, updated_at) VALUES {rows} \
+                         ON CONFLICT (customer_id) DO UPDATE SET updated_at = excluded.updated_at \
+                         RETURNING customer_id, credit"
+                    ),
+                    values,
+                ))
+                .await?;
+            for row in locked {
+                let customer: String = row.try_get("", "customer_id")?;
+                let credit: String = row.try_get("", "credit")?;
+                let amount: Decimal = credit
+                    .parse()
+                    .map_err(|e| Problem::internal(format!("stored credit unreadable: {e}")))?;
+                credits.insert(
+                    customer,
+                    Held {
+                        amount,
+                        changed: false,
+                    },
+                );
+            }
+        }
+        if credits.len() != sorted.len() {
+            return Err(Problem::internal(
+                "a customer's credit account was not locked",
+            ));
+        }
         Ok(Tx {
             txn,
             outbox: self.outbox.clone(),
-            customer_id: customer_id.to_owned(),
-            credit,
-            credit_changed: false,
+            customer_id: own,
+            credits,
+            pending: Mutex::new(Pending::default()),
             events: Vec::new(),
             now,
         })
     }
 }
+
+/// Customers locked per statement (two values each).
+const LOCK_CHUNK: usize = 500;
+/// Records written per statement (twelve values each: far below either database's limit).
+const WRITE_CHUNK: usize = 200;
+/// Ids read per statement.
+const READ_CHUNK: usize = 500;
 
 async fn read_credit(conn: &impl ConnectionTrait, customer_id: &str) -> Result<Decimal, Problem> {
     let backend = conn.get_database_backend();
@@ -537,15 +601,40 @@ async fn read_credit(conn: &impl ConnectionTrait, customer_id: &str) -> Result<D
     }
 }
 
-/// One customer's write transaction: reads see every committed earlier write of the customer,
-/// writes and events commit together or not at all.
+/// A customer's credit held, as of the lock, and whether this transaction changed it.
+#[derive(Debug, Clone, Copy)]
+struct Held {
+    amount: Decimal,
+    changed: bool,
+}
+
+/// A record written by the transaction and not yet sent to the database.
+struct PendingDoc {
+    id: String,
+    kind: &'static str,
+    index: Index,
+    body: String,
+}
+
+/// Writes held back so that consecutive ones go out as one statement per table.
+#[derive(Default)]
+struct Pending {
+    docs: Vec<PendingDoc>,
+    keys: Vec<(&'static str, NewKey)>,
+}
+
+/// A write transaction for one customer (or a batch over several): reads see every committed
+/// earlier write of its customers, writes and events commit together or not at all.
+///
+/// Writes are held back and sent in as few statements as possible — before the next read (so
+/// the transaction always reads its own writes) or at commit — because on both databases the
+/// cost of a write transaction is its number of statements far more than its number of rows.
 pub struct Tx {
     txn: DatabaseTransaction,
     outbox: Outbox,
     customer_id: String,
-    /// The customer's credit held (overpayments), as of the lock.
-    pub credit: Decimal,
-    credit_changed: bool,
+    credits: BTreeMap<String, Held>,
+    pending: Mutex<Pending>,
     events: Vec<NewEvent>,
     /// The time of the change.
     pub now: DateTime<Utc>,
@@ -554,6 +643,7 @@ pub struct Tx {
 impl Tx {
     /// Reads one record; `NOT_FOUND` when missing.
     pub async fn get<T: Doc>(&self, id: &str) -> Result<T, Problem> {
+        self.flush().await?;
         get(&self.txn, id)
             .await?
             .ok_or_else(|| Problem::not_found(T::KIND, id))
@@ -569,8 +659,37 @@ impl Tx {
         Ok(doc)
     }
 
+    /// The records of kind `T` among `ids` that exist, by id (one statement per
+    /// [`READ_CHUNK`] ids).
+    pub async fn get_many<T: Doc>(&self, ids: &[String]) -> Result<HashMap<String, T>, Problem> {
+        self.flush().await?;
+        let backend = self.txn.get_database_backend();
+        let mut found = HashMap::new();
+        for chunk in dossier_kit::db::statement_chunks(backend, ids, READ_CHUNK, |id| id.len() + 8)
+        {
+            let list = vec!["?"; chunk.len()].join(", ");
+            let mut values: Vec<Value> = vec![T::KIND.into()];
+            values.extend(chunk.iter().map(|id| Value::from(id.as_str())));
+            let rows = self
+                .txn
+                .query_all_raw(dossier_kit::db::statement(
+                    backend,
+                    &format!("SELECT body FROM records WHERE kind = ? AND id IN ({list})"),
+                    values,
+                ))
+                .await?;
+            for row in rows {
+                let body: String = row.try_get("", "body")?;
+                let doc: T = parse_body(&body)?;
+                found.insert(doc.id().to_owned(), doc);
+            }
+        }
+        Ok(found)
+    }
+
     /// Every matching record, oldest first.
     pub async fn all<T: Doc>(&self, filter: &Filter) -> Result<Vec<T>, Problem> {
+        self.flush().await?;
         find(&self.txn, filter, false, 0, None).await
     }
 
@@ -580,52 +699,56 @@ impl Tx {
             number: number.to_owned(),
             ..Filter::default()
         };
+        self.flush().await?;
         Ok(find::<T>(&self.txn, &filter, false, 0, Some(1))
             .await?
             .first()
             .map(|d| d.id().to_owned()))
     }
 
-    /// Writes a record, new or changed.
-    pub async fn put<T: Doc>(&self, doc: &T) -> Result<(), Problem> {
-        let backend = self.txn.get_database_backend();
-        let ix = doc.index();
+    /// Writes a record, new or changed (sent before the next read, or at commit).
+    pub fn put<T: Doc>(&self, doc: &T) -> Result<(), Problem> {
         let body = serde_json::to_string(doc).map_err(Problem::internal)?;
-        let p: Vec<String> = (1..=12).map(|n| placeholder(backend, n)).collect();
-        let sql = format!(
-            "INSERT INTO records (id, kind, customer_id, contract_id, parent_id, state, day, salesperson_id, number, body, created_at, updated_at) \
-             VALUES ({}) ON CONFLICT (id) DO UPDATE SET customer_id = excluded.customer_id, contract_id = excluded.contract_id, \
-             parent_id = excluded.parent_id, state = excluded.state, day = excluded.day, salesperson_id = excluded.salesperson_id, \
-             number = excluded.number, body = excluded.body, updated_at = excluded.updated_at",
-            p.join(", ")
-        );
-        self.txn
-            .execute_raw(Statement::from_sql_and_values(
-                backend,
-                sql,
-                [
-                    doc.id().into(),
-                    T::KIND.into(),
-                    ix.customer_id.into(),
-                    ix.contract_id.into(),
-                    ix.parent_id.into(),
-                    ix.state.into(),
-                    ix.day.into(),
-                    ix.salesperson_id.into(),
-                    ix.number.into(),
-                    body.into(),
-                    self.now.into(),
-                    self.now.into(),
-                ],
-            ))
-            .await?;
+        let write = PendingDoc {
+            id: doc.id().to_owned(),
+            kind: T::KIND,
+            index: doc.index(),
+            body,
+        };
+        let mut pending = self.pending();
+        // One row per record in a statement: PostgreSQL refuses an upsert that touches a row
+        // twice, and the last version is the one that counts.
+        match pending.docs.iter_mut().find(|d| d.id == write.id) {
+            Some(earlier) => *earlier = write,
+            None => pending.docs.push(write),
+        }
         Ok(())
+    }
+
+    /// The customer's credit held (overpayments).
+    pub fn credit(&self) -> Decimal {
+        self.credit_of(&self.customer_id)
     }
 
     /// Changes the customer's credit held.
     pub fn set_credit(&mut self, credit: Decimal) {
-        self.credit = credit;
-        self.credit_changed = true;
+        let customer = self.customer_id.clone();
+        self.set_credit_of(&customer, credit);
+    }
+
+    /// The credit held by `customer`, one of the transaction's customers (zero otherwise).
+    pub fn credit_of(&self, customer: &str) -> Decimal {
+        self.credits
+            .get(customer)
+            .map_or(Decimal::ZERO, |held| held.amount)
+    }
+
+    /// Changes the credit held by `customer`, one of the transaction's customers.
+    pub fn set_credit_of(&mut self, customer: &str, credit: Decimal) {
+        if let Some(held) = self.credits.get_mut(customer) {
+            held.amount = credit;
+            held.changed = true;
+        }
     }
 
     /// The request of this key done before (inside the lock, so a concurrent twin that
@@ -636,27 +759,52 @@ impl Tx {
         request_id: &str,
         fingerprint: &str,
     ) -> Result<Option<T>, Problem> {
+        self.flush().await?;
         match idempotency::check(&self.txn, scope, request_id, fingerprint).await? {
             Prior::New => Ok(None),
             Prior::Replay(id) => Ok(Some(self.get(&id).await?)),
         }
     }
 
-    /// Records a request key for the resource `id`.
-    pub async fn remember(
+    /// The keys among `request_ids` already stored in `scope` (one statement for a batch).
+    pub async fn stored_keys(
         &self,
         scope: &str,
-        request_id: &str,
-        fingerprint: &str,
-        id: &str,
-    ) -> Result<(), Problem> {
-        idempotency::record(&self.txn, scope, request_id, fingerprint, id, self.now).await?;
-        Ok(())
+        request_ids: &[&str],
+    ) -> Result<HashMap<String, Stored>, Problem> {
+        self.flush().await?;
+        Ok(idempotency::lookup_all(&self.txn, scope, request_ids).await?)
     }
 
-    /// Queues an event for the change feed, written at commit.
+    /// Records a request key for the resource `id` (sent with the next writes).
+    pub fn remember(&self, scope: &'static str, request_id: &str, fingerprint: &str, id: &str) {
+        self.pending().keys.push((
+            scope,
+            NewKey {
+                request_id: request_id.to_owned(),
+                fingerprint: fingerprint.to_owned(),
+                resource_id: id.to_owned(),
+            },
+        ));
+    }
+
+    /// Queues an event about the transaction's own customer for the change feed, written at
+    /// commit.
     pub fn emit<M: prost::Name>(
         &mut self,
+        event_type: &str,
+        aggregate_id: &str,
+        actor: &str,
+        message: &M,
+    ) {
+        let customer = self.customer_id.clone();
+        self.emit_for(&customer, event_type, aggregate_id, actor, message);
+    }
+
+    /// Queues an event about `customer` for the change feed, written at commit.
+    pub fn emit_for<M: prost::Name>(
+        &mut self,
+        customer: &str,
         event_type: &str,
         aggregate_id: &str,
         actor: &str,
@@ -665,35 +813,105 @@ impl Tx {
         self.events.push(NewEvent::new(
             event_type,
             aggregate_id,
-            Some(self.customer_id.clone()),
+            Some(customer.to_owned()),
             actor,
             message,
         ));
     }
 
-    /// Writes the credit and the events, and commits.
-    pub async fn commit(self) -> Result<(), Problem> {
+    fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
+        // Only this transaction's task touches it; a poisoned lock still holds valid data.
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sends the held-back writes: one statement per [`WRITE_CHUNK`] records, one per scope of
+    /// keys.
+    async fn flush(&self) -> Result<(), Problem> {
+        let Pending { docs, keys } = std::mem::take(&mut *self.pending());
         let backend = self.txn.get_database_backend();
-        if self.credit_changed {
+        let size = |d: &PendingDoc| d.body.len() + d.id.len() + 160;
+        for chunk in dossier_kit::db::statement_chunks(backend, &docs, WRITE_CHUNK, size) {
+            let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+            let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 12);
+            for doc in chunk {
+                let ix = &doc.index;
+                values.extend([
+                    doc.id.as_str().into(),
+                    doc.kind.into(),
+                    ix.customer_id.as_str().into(),
+                    ix.contract_id.as_str().into(),
+                    ix.parent_id.as_str().into(),
+                    ix.state.as_str().into(),
+                    ix.day.as_str().into(),
+                    ix.salesperson_id.as_str().into(),
+                    ix.number.clone().into(),
+                    doc.body.as_str().into(),
+                    self.now.into(),
+                    self.now.into(),
+                ]);
+            }
             self.txn
-                .execute_raw(Statement::from_sql_and_values(
+                .execute_raw(dossier_kit::db::statement(
                     backend,
-                    format!(
-                        "UPDATE credit_accounts SET credit = {} WHERE customer_id = {}",
-                        placeholder(backend, 1),
-                        placeholder(backend, 2)
+                    &format!(
+                        "INSERT INTO records (id, kind, customer_id, contract_id, parent_id, state, day, salesperson_id, number, body, created_at, updated_at) \
+                         VALUES {rows} ON CONFLICT (id) DO UPDATE SET customer_id = excluded.customer_id, contract_id = excluded.contract_id, \
+                         parent_id = excluded.parent_id, state = excluded.state, day = excluded.day, salesperson_id = excluded.salesperson_id, \
+                         number = excluded.number, body = excluded.body, updated_at = excluded.updated_at"
                     ),
-                    [
-                        crate::domain::money::format_money(self.credit).into(),
-                        self.customer_id.clone().into(),
-                    ],
+                    values,
+                ))
+                .await?;
+        }
+        let mut scopes: Vec<&'static str> = keys.iter().map(|(scope, _)| *scope).collect();
+        scopes.dedup();
+        for scope in scopes {
+            let of_scope: Vec<NewKey> = keys
+                .iter()
+                .filter(|(s, _)| *s == scope)
+                .map(|(_, key)| key.clone())
+                .collect();
+            idempotency::record_all(&self.txn, scope, &of_scope, self.now).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes what is held back, the changed credits and the events, and commits.
+    pub async fn commit(self) -> Result<(), Problem> {
+        self.flush().await?;
+        let backend = self.txn.get_database_backend();
+        let changed: Vec<(&String, &Held)> = self
+            .credits
+            .iter()
+            .filter(|(_, held)| held.changed)
+            .collect();
+        for chunk in
+            dossier_kit::db::statement_chunks(backend, &changed, LOCK_CHUNK, |(c, _)| c.len() + 60)
+        {
+            let rows = vec!["(?, ?, ?)"; chunk.len()].join(", ");
+            let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 3);
+            for (customer, held) in chunk {
+                values.extend([
+                    customer.as_str().into(),
+                    crate::domain::money::format_money(held.amount).into(),
+                    self.now.into(),
+                ]);
+            }
+            self.txn
+                .execute_raw(dossier_kit::db::statement(
+                    backend,
+                    &format!(
+                        "INSERT INTO credit_accounts (customer_id, credit, updated_at) VALUES {rows} \
+                         ON CONFLICT (customer_id) DO UPDATE SET credit = excluded.credit, updated_at = excluded.updated_at"
+                    ),
+                    values,
                 ))
                 .await?;
         }
         let had_events = !self.events.is_empty();
-        for event in self.events {
-            self.outbox.append(&self.txn, self.now, event).await?;
-        }
+        self.outbox
+            .append_all(&self.txn, self.now, self.events)
+            .await?;
         self.txn.commit().await?;
         if had_events {
             self.outbox.notify_committed();

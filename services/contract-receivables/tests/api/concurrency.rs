@@ -205,3 +205,94 @@ async fn concurrent_activations_never_overdraw_the_credit_line() {
     assert_eq!(s.exposure, "9900.00");
     assert_eq!(s.available, "100.00");
 }
+
+/// Payments arriving together are recorded together (one transaction per batch); a payment a
+/// rule refuses must be answered alone and leave nothing, while the others of its batch are
+/// recorded, each once, against the receivables the ones before it left.
+#[tokio::test]
+async fn a_refused_payment_leaves_the_rest_of_its_batch_recorded() {
+    let app = spawn_app().await;
+    let day = app.today();
+    let mut receivable_of = Vec::new();
+    let mut customers = Vec::new();
+    for n in 1..=2 {
+        let customer = app.customer(n).await;
+        app.credit_line(&customer, "100000.00").await;
+        let c = app
+            .active(
+                &customer,
+                &format!("HT-BATCH-{n}"),
+                "10",
+                "100.00",
+                Some(pb::PaymentTerms {
+                    net_days: 30,
+                    ..Default::default()
+                }),
+            )
+            .await;
+        let d = app
+            .deliver(&c.id, "10", date("2026-06-02"))
+            .await
+            .expect("delivered");
+        receivable_of.push(d.receivable_id);
+        customers.push(customer);
+    }
+    // Per customer: 15 payments of 70.00 (1,050.00 against a 1,000.00 receivable), and 10
+    // directed at the other customer's receivable, which must be refused.
+    let mut tasks = Vec::new();
+    for i in 0..50u32 {
+        let mut client = app.client.clone();
+        let own = (i % 2) as usize;
+        let customer = customers[own].clone();
+        let foreign = i % 5 == 4;
+        let mut request = payment_request(&customer, "70.00", day, &format!("batch-{i}"));
+        if foreign {
+            request.payment.as_mut().expect("payment").receivable_ids =
+                vec![receivable_of[1 - own].clone()];
+        }
+        tasks.push(tokio::spawn(async move {
+            let reply = client.record_payment(finance(request)).await;
+            (own, foreign, reply.map(|r| r.into_inner()))
+        }));
+    }
+    let mut recorded = [Vec::new(), Vec::new()];
+    for task in tasks {
+        let (own, foreign, reply) = task.await.expect("task");
+        match (foreign, reply) {
+            (false, Ok(p)) => recorded[own].push(p),
+            (true, Err(status)) => {
+                assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+                assert_eq!(violated_fields(&status), ["payment.receivable_ids[0]"]);
+            }
+            (foreign, other) => panic!("foreign={foreign}: {other:?}"),
+        }
+    }
+    for (own, customer) in customers.iter().enumerate() {
+        assert_eq!(recorded[own].len(), 20, "every payment of a good request");
+        let listed = app
+            .client
+            .clone()
+            .list_payments(finance(pb::ListPaymentsRequest {
+                customer_id: customer.clone(),
+                page_size: 100,
+                ..Default::default()
+            }))
+            .await
+            .expect("list")
+            .into_inner();
+        assert_eq!(listed.total_size, 20, "nothing of a refused payment");
+        assert_eq!(dec(&listed.total_amount), dec("1400.00"));
+        // Money is conserved across the batch: 1,000.00 reached the receivable, in order,
+        // and 400.00 is held as credit; no payment saw a stale balance.
+        let applied: Decimal = recorded[own]
+            .iter()
+            .flat_map(|p| p.allocations.iter())
+            .map(|a| dec(&a.amount))
+            .sum();
+        let unapplied: Decimal = recorded[own].iter().map(|p| dec(&p.unapplied_amount)).sum();
+        assert_eq!(applied, dec("1000.00"));
+        assert_eq!(unapplied, dec("400.00"));
+        let status = app.status(customer).await;
+        assert_eq!(dec(&status.open_receivables), dec("0.00"), "{status:?}");
+    }
+}

@@ -75,6 +75,9 @@ fn from_row(row: &QueryResult) -> Result<StoredEvent, Problem> {
     })
 }
 
+/// Events per `INSERT` at most: 18 values each, within SQLite's limit of 32,766.
+const MAX_ROWS: usize = 1_000;
+
 impl Store {
     /// Appends `entries` to the chain in one transaction, in order; returns their sequences.
     pub async fn append_audit(&self, entries: &[AuditEntry]) -> Result<Vec<i64>, Problem> {
@@ -103,42 +106,69 @@ impl Store {
             None => (0, GENESIS.to_owned()),
         };
         let first = sequence == 0;
-        // One multi-row INSERT per batch: a statement round trip per event would hold the write
-        // lock (and every caller waiting on this batch) several times longer.
+        // Multi-row INSERTs (one per batch on SQLite, one per few dozen events on PostgreSQL —
+        // see `statement_chunks`): a statement round trip per event would hold the write lock
+        // (and every caller waiting on this batch) several times longer.
         let mut sequences = Vec::with_capacity(entries.len());
-        let mut values: Vec<sea_orm::Value> = Vec::with_capacity(entries.len() * 18);
+        let mut rows: Vec<(usize, Vec<sea_orm::Value>)> = Vec::with_capacity(entries.len());
         for entry in entries {
             sequence += 1;
             let hash = event_hash(sequence, &prev_hash, entry);
-            values.extend([
-                sequence.into(),
-                entry.event_time.clone().into(),
-                entry.caller_id.clone().into(),
-                entry.role.into(),
-                entry.team.clone().into(),
-                entry.method.clone().into(),
-                entry.customer_ids.join(",").into(),
-                join_numbers(&entry.revealed_classes).into(),
-                entry.masked_fields.join(",").into(),
-                entry.grant_id.clone().into(),
-                entry.outcome.into(),
-                entry.status_code.into(),
-                entry.trace_id.clone().into(),
-                entry.peer.clone().into(),
-                entry.request_id.clone().into(),
-                entry.duration_ms.into(),
-                prev_hash.clone().into(),
-                hash.clone().into(),
-            ]);
+            let size = entry.caller_id.len()
+                + entry.team.len()
+                + entry.method.len()
+                + entry
+                    .customer_ids
+                    .iter()
+                    .map(|c| c.len() + 1)
+                    .sum::<usize>()
+                + entry
+                    .masked_fields
+                    .iter()
+                    .map(|m| m.len() + 1)
+                    .sum::<usize>()
+                + entry.grant_id.len()
+                + entry.trace_id.len()
+                + entry.peer.len()
+                + entry.request_id.len()
+                + 256;
+            rows.push((
+                size,
+                vec![
+                    sequence.into(),
+                    entry.event_time.clone().into(),
+                    entry.caller_id.clone().into(),
+                    entry.role.into(),
+                    entry.team.clone().into(),
+                    entry.method.clone().into(),
+                    entry.customer_ids.join(",").into(),
+                    join_numbers(&entry.revealed_classes).into(),
+                    entry.masked_fields.join(",").into(),
+                    entry.grant_id.clone().into(),
+                    entry.outcome.into(),
+                    entry.status_code.into(),
+                    entry.trace_id.clone().into(),
+                    entry.peer.clone().into(),
+                    entry.request_id.clone().into(),
+                    entry.duration_ms.into(),
+                    prev_hash.clone().into(),
+                    hash.clone().into(),
+                ],
+            ));
             sequences.push(sequence);
             prev_hash = hash;
         }
-        if !entries.is_empty() {
+        for chunk in dossier_kit::db::statement_chunks(backend, &rows, MAX_ROWS, |(size, _)| *size)
+        {
             let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-            let rows = vec![row; entries.len()].join(", ");
+            let placeholders = vec![row; chunk.len()].join(", ");
+            let values: Vec<sea_orm::Value> = chunk
+                .iter()
+                .flat_map(|(_, values)| values.iter().cloned())
+                .collect();
             txn.execute_raw(statement(
                 backend,
-                &format!("INSERT INTO audit_events ({COLUMNS}) VALUES {rows}"),
+                &format!("INSERT INTO audit_events ({COLUMNS}) VALUES {placeholders}"),
                 values,
             ))
             .await?;
