@@ -75,12 +75,39 @@ fn from_row(row: &QueryResult) -> Result<StoredEvent, Problem> {
     })
 }
 
+/// The newest event of the chain: its sequence and hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainHead {
+    /// Sequence of the newest event (0 for an empty chain).
+    pub sequence: i64,
+    /// Its hash ([`GENESIS`] for an empty chain).
+    pub hash: String,
+}
+
+impl ChainHead {
+    /// The head of an empty chain.
+    pub fn genesis() -> Self {
+        Self {
+            sequence: 0,
+            hash: GENESIS.to_owned(),
+        }
+    }
+}
+
 /// Events per `INSERT` at most: 18 values each, within SQLite's limit of 32,766.
 const MAX_ROWS: usize = 1_000;
 
 impl Store {
-    /// Appends `entries` to the chain in one transaction, in order; returns their sequences.
-    pub async fn append_audit(&self, entries: &[AuditEntry]) -> Result<Vec<i64>, Problem> {
+    /// Appends `entries` to the chain in one transaction, in order; returns their sequences and
+    /// the new head. `known` is the head as the caller last left it (the one writer of this
+    /// process keeps it, which saves reading it per batch); `None` reads it. A head that moved
+    /// meanwhile (another gateway process appended) fails the append, and the caller retries with
+    /// `None`.
+    pub async fn append_audit(
+        &self,
+        entries: &[AuditEntry],
+        known: Option<ChainHead>,
+    ) -> Result<(Vec<i64>, ChainHead), Problem> {
         let txn = dossier_kit::db::begin_write(&self.db).await?;
         let backend = txn.get_database_backend();
         if backend == DbBackend::Postgres {
@@ -91,20 +118,26 @@ impl Store {
             ))
             .await?;
         }
-        let head = txn
-            .query_one_raw(statement(
-                backend,
-                "SELECT sequence, hash FROM audit_head WHERE id = 1",
-                [],
-            ))
-            .await?;
-        let (mut sequence, mut prev_hash): (i64, String) = match head {
-            Some(row) => (
-                row.try_get("", "sequence").map_err(Problem::from)?,
-                row.try_get("", "hash").map_err(Problem::from)?,
-            ),
-            None => (0, GENESIS.to_owned()),
+        let head = match known {
+            Some(head) => head,
+            None => {
+                let row = txn
+                    .query_one_raw(statement(
+                        backend,
+                        "SELECT sequence, hash FROM audit_head WHERE id = 1",
+                        [],
+                    ))
+                    .await?;
+                match row {
+                    Some(row) => ChainHead {
+                        sequence: row.try_get("", "sequence").map_err(Problem::from)?,
+                        hash: row.try_get("", "hash").map_err(Problem::from)?,
+                    },
+                    None => ChainHead::genesis(),
+                }
+            }
         };
+        let (mut sequence, mut prev_hash) = (head.sequence, head.hash.clone());
         let first = sequence == 0;
         // Multi-row INSERTs (one per batch on SQLite, one per few dozen events on PostgreSQL —
         // see `statement_chunks`): a statement round trip per event would hold the write lock
@@ -173,19 +206,41 @@ impl Store {
             ))
             .await?;
         }
-        let head_sql = if first {
-            "INSERT INTO audit_head (sequence, hash, id) VALUES (?, ?, ?)"
+        // The head moves only from where this append found it: a concurrent appender elsewhere
+        // makes this one fail (and retry from the stored head) instead of forking the chain.
+        let moved = if first {
+            txn.execute_raw(statement(
+                backend,
+                "INSERT INTO audit_head (sequence, hash, id) VALUES (?, ?, ?)",
+                [sequence.into(), prev_hash.clone().into(), 1i32.into()],
+            ))
+            .await?
         } else {
-            "UPDATE audit_head SET sequence = ?, hash = ? WHERE id = ?"
+            txn.execute_raw(statement(
+                backend,
+                "UPDATE audit_head SET sequence = ?, hash = ? WHERE id = ? AND sequence = ?",
+                [
+                    sequence.into(),
+                    prev_hash.clone().into(),
+                    1i32.into(),
+                    head.sequence.into(),
+                ],
+            ))
+            .await?
         };
-        txn.execute_raw(statement(
-            backend,
-            head_sql,
-            [sequence.into(), prev_hash.into(), 1i32.into()],
-        ))
-        .await?;
+        if moved.rows_affected() != 1 {
+            return Err(Problem::internal(
+                "the audit chain's head moved during an append",
+            ));
+        }
         txn.commit().await?;
-        Ok(sequences)
+        Ok((
+            sequences,
+            ChainHead {
+                sequence,
+                hash: prev_hash,
+            },
+        ))
     }
 
     /// A page of audit events, newest first, and the total matching.
