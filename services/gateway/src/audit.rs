@@ -11,6 +11,9 @@ use crate::store::audit::ChainHead;
 
 /// Events committed in one transaction at most.
 const MAX_BATCH: usize = 256;
+/// Appends tried per batch: a gateway sharing its database with others may find the head moved
+/// by one of them, and retries from the stored head.
+const ATTEMPTS: usize = 8;
 /// Times the writer yields to let more calls join a batch before committing it.
 const GATHER_YIELDS: usize = 16;
 /// Calls waiting for the writer before new ones are refused (back-pressure, not memory growth).
@@ -64,8 +67,11 @@ async fn writer(store: Store, mut receiver: mpsc::Receiver<(AuditEntry, Ack)>) {
         gather(&mut receiver, &mut batch).await;
         let (entries, acks): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
         let mut outcome = store.append_audit(&entries, head.take()).await;
-        if outcome.is_err() {
-            // Perhaps another process moved the head: once more from the stored one.
+        for _ in 1..ATTEMPTS {
+            if outcome.is_ok() {
+                break;
+            }
+            // Perhaps another process moved the head: again from the stored one.
             outcome = store.append_audit(&entries, None).await;
         }
         match outcome {

@@ -1,18 +1,16 @@
-//! The audit chain in the database. Appends take the chain's head inside the write transaction
-//! (under PostgreSQL an advisory lock, under SQLite the write lock of `BEGIN IMMEDIATE`), so two
-//! gateways sharing a database still write one chain.
+//! The audit chain in the database. An append inserts the next sequences after the head it
+//! started from, and the sequence is the key: two gateways sharing a database that start from
+//! the same head cannot both succeed, so they still write one chain (the loser retries from the
+//! stored head). The head row follows the events by trigger.
 
 use dossier_kit::Problem;
-use sea_orm::{ConnectionTrait, DbBackend, QueryResult};
+use sea_orm::{ConnectionTrait, QueryResult};
 
 use super::{Store, statement};
 use crate::domain::audit_chain::{
     AuditEntry, ChainReport, ChainVerifier, GENESIS, StoredEvent, event_hash, join_numbers,
     split_list, split_numbers,
 };
-
-/// Serialises audit appends across gateway processes on PostgreSQL.
-const AUDIT_LOCK_KEY: i64 = 0x0061_7564_6974;
 
 /// Events read per query while verifying.
 const VERIFY_CHUNK: u64 = 2_000;
@@ -98,47 +96,43 @@ impl ChainHead {
 const MAX_ROWS: usize = 1_000;
 
 impl Store {
-    /// Appends `entries` to the chain in one transaction, in order; returns their sequences and
-    /// the new head. `known` is the head as the caller last left it (the one writer of this
-    /// process keeps it, which saves reading it per batch); `None` reads it. A head that moved
-    /// meanwhile (another gateway process appended) fails the append, and the caller retries with
-    /// `None`.
+    /// The chain's head as stored.
+    pub async fn audit_head(&self) -> Result<ChainHead, Problem> {
+        let row = self
+            .db
+            .query_one_raw(statement(
+                self.db.get_database_backend(),
+                "SELECT sequence, hash FROM audit_head WHERE id = 1",
+                [],
+            ))
+            .await?;
+        Ok(match row {
+            Some(row) => ChainHead {
+                sequence: row.try_get("", "sequence").map_err(Problem::from)?,
+                hash: row.try_get("", "hash").map_err(Problem::from)?,
+            },
+            None => ChainHead::genesis(),
+        })
+    }
+
+    /// Appends `entries` to the chain, in order, atomically; returns their sequences and the new
+    /// head. `known` is the head as the caller last left it (the one writer of this process keeps
+    /// it, which saves reading it per batch); `None` reads it. The head row follows the inserted
+    /// events by trigger (see the migration), so on SQLite an append is a single `INSERT`. Two
+    /// appenders from the same head (another gateway process, or a stale `known`) both claim the
+    /// next sequence: the key lets one win and fails the other, which retries with `None` —
+    /// the chain never forks.
     pub async fn append_audit(
         &self,
         entries: &[AuditEntry],
         known: Option<ChainHead>,
     ) -> Result<(Vec<i64>, ChainHead), Problem> {
-        let txn = dossier_kit::db::begin_write(&self.db).await?;
-        let backend = txn.get_database_backend();
-        if backend == DbBackend::Postgres {
-            txn.execute_raw(statement(
-                backend,
-                "SELECT pg_advisory_xact_lock(?)",
-                [AUDIT_LOCK_KEY.into()],
-            ))
-            .await?;
-        }
+        let backend = self.db.get_database_backend();
         let head = match known {
             Some(head) => head,
-            None => {
-                let row = txn
-                    .query_one_raw(statement(
-                        backend,
-                        "SELECT sequence, hash FROM audit_head WHERE id = 1",
-                        [],
-                    ))
-                    .await?;
-                match row {
-                    Some(row) => ChainHead {
-                        sequence: row.try_get("", "sequence").map_err(Problem::from)?,
-                        hash: row.try_get("", "hash").map_err(Problem::from)?,
-                    },
-                    None => ChainHead::genesis(),
-                }
-            }
+            None => self.audit_head().await?,
         };
         let (mut sequence, mut prev_hash) = (head.sequence, head.hash.clone());
-        let first = sequence == 0;
         // Multi-row INSERTs (one per batch on SQLite, one per few dozen events on PostgreSQL —
         // see `statement_chunks`): a statement round trip per event would hold the write lock
         // (and every caller waiting on this batch) several times longer.
@@ -191,49 +185,34 @@ impl Store {
             sequences.push(sequence);
             prev_hash = hash;
         }
-        for chunk in dossier_kit::db::statement_chunks(backend, &rows, MAX_ROWS, |(size, _)| *size)
-        {
+        let insert = |chunk: &[(usize, Vec<sea_orm::Value>)]| {
             let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
             let placeholders = vec![row; chunk.len()].join(", ");
             let values: Vec<sea_orm::Value> = chunk
                 .iter()
                 .flat_map(|(_, values)| values.iter().cloned())
                 .collect();
-            txn.execute_raw(statement(
+            statement(
                 backend,
                 &format!("INSERT INTO audit_events ({COLUMNS}) VALUES {placeholders}"),
                 values,
-            ))
-            .await?;
-        }
-        // The head moves only from where this append found it: a concurrent appender elsewhere
-        // makes this one fail (and retry from the stored head) instead of forking the chain.
-        let moved = if first {
-            txn.execute_raw(statement(
-                backend,
-                "INSERT INTO audit_head (sequence, hash, id) VALUES (?, ?, ?)",
-                [sequence.into(), prev_hash.clone().into(), 1i32.into()],
-            ))
-            .await?
-        } else {
-            txn.execute_raw(statement(
-                backend,
-                "UPDATE audit_head SET sequence = ?, hash = ? WHERE id = ? AND sequence = ?",
-                [
-                    sequence.into(),
-                    prev_hash.clone().into(),
-                    1i32.into(),
-                    head.sequence.into(),
-                ],
-            ))
-            .await?
+            )
         };
-        if moved.rows_affected() != 1 {
-            return Err(Problem::internal(
-                "the audit chain's head moved during an append",
-            ));
+        match dossier_kit::db::statement_chunks(backend, &rows, MAX_ROWS, |(size, _)| *size)
+            .as_slice()
+        {
+            [] => {}
+            [one] => {
+                self.db.execute_raw(insert(one)).await?;
+            }
+            several => {
+                let txn = dossier_kit::db::begin_write(&self.db).await?;
+                for chunk in several {
+                    txn.execute_raw(insert(chunk)).await?;
+                }
+                txn.commit().await?;
+            }
         }
-        txn.commit().await?;
         Ok((
             sequences,
             ChainHead {

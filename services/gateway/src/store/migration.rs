@@ -12,6 +12,7 @@ impl MigratorTrait for Migrator {
             Box::new(dossier_kit::outbox::Migration),
             Box::new(dossier_kit::idempotency::Migration),
             Box::new(CreateGateway),
+            Box::new(AuditHeadFollows),
         ]
     }
 }
@@ -128,6 +129,54 @@ impl MigrationTrait for CreateGateway {
                 .to_owned(),
         )
         .await?;
+        Ok(())
+    }
+}
+
+/// The chain's head follows every inserted event by trigger, so an append is one `INSERT` — on
+/// SQLite one statement with no transaction around it — instead of a transaction that also reads
+/// and writes the head. The head row exists from here on (sequence 0 and the genesis hash for an
+/// empty chain).
+struct AuditHeadFollows;
+
+impl MigrationName for AuditHeadFollows {
+    fn name(&self) -> &str {
+        "m2026_11_24_000001_audit_head_follows"
+    }
+}
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for AuditHeadFollows {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        let db = m.get_connection();
+        db.execute_unprepared(&format!(
+            "INSERT INTO audit_head (id, sequence, hash) SELECT 1, 0, '{}' \
+             WHERE NOT EXISTS (SELECT 1 FROM audit_head WHERE id = 1)",
+            crate::domain::audit_chain::GENESIS
+        ))
+        .await?;
+        match m.get_database_backend() {
+            sea_orm::DbBackend::Postgres => {
+                db.execute_unprepared(
+                    "CREATE FUNCTION audit_head_follows() RETURNS trigger LANGUAGE plpgsql AS $$ \
+                     BEGIN UPDATE audit_head SET sequence = NEW.sequence, hash = NEW.hash WHERE id = 1; \
+                     RETURN NULL; END $$",
+                )
+                .await?;
+                db.execute_unprepared(
+                    "CREATE TRIGGER audit_head_follows AFTER INSERT ON audit_events \
+                     FOR EACH ROW EXECUTE FUNCTION audit_head_follows()",
+                )
+                .await?;
+            }
+            _ => {
+                db.execute_unprepared(
+                    "CREATE TRIGGER audit_head_follows AFTER INSERT ON audit_events FOR EACH ROW \
+                     BEGIN UPDATE audit_head SET sequence = NEW.sequence, hash = NEW.hash WHERE id = 1; END",
+                )
+                .await?;
+            }
+        }
         Ok(())
     }
 }

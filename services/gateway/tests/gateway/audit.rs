@@ -192,3 +192,53 @@ async fn a_stream_is_audited_when_it_opens_and_when_it_ends_with_what_it_reveale
     // The chain still verifies with the closing event in it.
     assert!(verify(&stack).await.ok);
 }
+
+/// Two gateway processes may share one database: each one's writer keeps its own idea of the
+/// chain's head, so each append of one can start from a head the other has moved. The sequence
+/// key must refuse the stale append (which then retries from the stored head): every call is
+/// recorded once and the chain verifies end to end.
+#[tokio::test]
+async fn two_gateways_sharing_a_database_write_one_unbroken_chain() {
+    use dossier_gateway::audit::AuditLog;
+    use dossier_gateway::domain::audit_chain::AuditEntry;
+    use dossier_gateway::store::Store;
+
+    let stack = spawn_stack().await;
+    let open = || async {
+        Store::new(
+            dossier_kit::db::connect(&stack.gateway_db)
+                .await
+                .expect("db"),
+        )
+    };
+    let (first, second) = (AuditLog::start(open().await), AuditLog::start(open().await));
+    let before = open().await.audit_head().await.expect("head").sequence;
+    let mut calls = Vec::new();
+    for n in 0..120 {
+        let log = if n % 2 == 0 {
+            first.clone()
+        } else {
+            second.clone()
+        };
+        calls.push(tokio::spawn(async move {
+            log.append(AuditEntry {
+                caller_id: format!("caller-{n}"),
+                method: "/dossier.customer.v1.CustomerService/GetCustomer".into(),
+                ..AuditEntry::default()
+            })
+            .await
+        }));
+    }
+    let mut sequences = Vec::new();
+    for call in calls {
+        sequences.push(call.await.expect("task").expect("audited"));
+    }
+    sequences.sort_unstable();
+    sequences.dedup();
+    assert_eq!(sequences.len(), 120, "each call its own sequence");
+    let head = open().await.audit_head().await.expect("head");
+    assert_eq!(head.sequence, before + 120);
+    let report = verify(&stack).await;
+    assert!(report.ok, "{report:?}");
+    assert_eq!(report.events_checked as i64, head.sequence);
+}
