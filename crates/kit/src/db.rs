@@ -9,6 +9,11 @@ use sea_orm::{
 };
 use sea_orm_migration::MigratorTrait;
 
+/// Prepared statements kept per connection. Multi-row statements of every batch size are distinct
+/// statements; SQLite prepares a statement of hundreds of placeholders at a cost of many
+/// executions, so a cache that holds every size a batching writer uses pays for itself.
+const STATEMENT_CACHE: usize = 1_024;
+
 /// Opens a connection pool for `url` (`sqlite://path?mode=rwc` or `postgres://…`).
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url.to_owned());
@@ -20,17 +25,27 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         ensure_sqlite_parent_dir(url);
         // WAL lets readers run beside the one writer; the busy timeout makes a second writer
         // wait instead of failing; foreign keys are off by default in SQLite.
+        // An in-process database has no connection to lose: no ping per checkout (sqlx's
+        // default), which on SQLite is a hop to the connection's thread and back per statement.
         options
             .max_connections(4)
             .min_connections(1)
+            .test_before_acquire(false)
             .map_sqlx_sqlite_opts(|opts| {
                 opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                     .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
                     .foreign_keys(true)
                     .busy_timeout(Duration::from_secs(10))
+                    .statement_cache_capacity(STATEMENT_CACHE)
             });
     } else {
-        options.max_connections(16).min_connections(1);
+        // A connection is pinged before use only after it sat idle long enough for the server,
+        // a proxy or a firewall to have dropped it; a hot connection is not pinged per checkout
+        // (sqlx's default, a round trip per statement run outside a transaction).
+        options
+            .max_connections(16)
+            .min_connections(1)
+            .test_before_acquire_if_idle_for(Duration::from_secs(30));
     }
     sea_orm::Database::connect(options).await
 }

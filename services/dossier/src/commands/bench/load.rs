@@ -150,6 +150,18 @@ impl Measurement {
         self.ok as f64 / self.seconds
     }
 
+    /// Adds another measurement of the same call (another round) to this one.
+    pub fn absorb(&mut self, other: Measurement) -> anyhow::Result<()> {
+        self.ok += other.ok;
+        self.errors += other.errors;
+        self.first_error = self.first_error.take().or(other.first_error);
+        self.seconds += other.seconds;
+        self.latency
+            .add(&other.latency)
+            .context("merging latency histograms")?;
+        Ok(())
+    }
+
     /// Latency at `quantile` in milliseconds (0 without samples).
     pub fn millis_at(&self, quantile: f64) -> f64 {
         self.latency.value_at_quantile(quantile) as f64 / 1000.0

@@ -93,6 +93,9 @@ pub struct BenchArgs {
     /// Which methods to measure.
     #[arg(long, value_enum, default_value_t = Only::All)]
     pub only: Only,
+    /// Rounds of the gateway comparison (direct, gateway and bare hop measured in turn).
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
     /// `--only analytics`: deliveries written to the change feed (customers: a tenth of them).
     #[arg(long, default_value_t = 1_000_000)]
     pub events: u64,
@@ -289,21 +292,7 @@ impl Bench<'_> {
             self.report.row(What::BareRead, backend, &measured?);
             let measured = load::measure(service.port, &self.bearer, &get, self.load).await?;
             self.report.row(What::Get, backend, &measured);
-            // The same call through the gateway, as a salesperson who does not own the customer:
-            // authenticated, relation looked up (and remembered), masked, audited.
-            let gateway = self
-                .start_gateway(service.port, backend)
-                .await
-                .with_context(|| format!("starting the gateway on {backend}"))?;
-            let measured = load::measure(gateway.port, &self.rep_bearer, &get, self.load).await;
-            gateway.stop().await?;
-            self.report.row(What::Gateway, backend, &measured?);
-            // The same call through a hop that does nothing: what is left for the gateway's
-            // own work is the distance between the two rows.
-            let hop = baseline::serve(baseline::PassThrough::to(service.port)?).await?;
-            let measured = load::measure(hop.port, &self.bearer, &get, self.load).await;
-            hop.stop().await?;
-            self.report.row(What::PassThrough, backend, &measured?);
+            self.compare_gateway(backend, service.port, &get).await?;
         }
         if self.args.only != Only::Get {
             let create = Call::Create {
@@ -314,6 +303,62 @@ impl Bench<'_> {
             self.report.row(What::Create, backend, &measured);
         }
         service.stop().await
+    }
+
+    /// The same call through the gateway, as a salesperson who does not own the customer
+    /// (authenticated, relation looked up and remembered, masked, audited), and through a hop
+    /// that does nothing — what is left for the gateway's own work is the distance between the
+    /// two. Measured in rounds of direct, gateway and hop in turn, each figure the sum of its
+    /// rounds: a noisy machine's drift then falls on all three alike instead of on whichever
+    /// came last.
+    async fn compare_gateway(
+        &mut self,
+        backend: &'static str,
+        service_port: u16,
+        get: &Call,
+    ) -> anyhow::Result<()> {
+        let gateway = self
+            .start_gateway(service_port, backend)
+            .await
+            .with_context(|| format!("starting the gateway on {backend}"))?;
+        let hop = baseline::serve(baseline::PassThrough::to(service_port)?).await?;
+        let rounds = async {
+            let mut sums: [Option<Measurement>; 3] = [None, None, None];
+            let mut shares = Vec::new();
+            for _ in 0..self.args.rounds.max(1) {
+                let direct = load::measure(service_port, &self.bearer, get, self.load).await?;
+                let via_gw = load::measure(gateway.port, &self.rep_bearer, get, self.load).await?;
+                let via_hop = load::measure(hop.port, &self.bearer, get, self.load).await?;
+                shares.push(via_gw.rate() / direct.rate().max(f64::MIN_POSITIVE));
+                for (sum, m) in sums.iter_mut().zip([direct, via_gw, via_hop]) {
+                    match sum {
+                        Some(sum) => sum.absorb(m)?,
+                        None => *sum = Some(m),
+                    }
+                }
+            }
+            anyhow::Ok((sums, shares))
+        }
+        .await;
+        gateway.stop().await?;
+        hop.stop().await?;
+        let ([Some(direct), Some(via_gw), Some(via_hop)], shares) = rounds? else {
+            anyhow::bail!("no gateway round was measured");
+        };
+        self.report.row(What::GetPaired, backend, &direct);
+        self.report.row(What::Gateway, backend, &via_gw);
+        self.report.row(What::PassThrough, backend, &via_hop);
+        let shares: Vec<String> = shares
+            .iter()
+            .map(|s| format!("{:.1} %", s * 100.0))
+            .collect();
+        println!(
+            "{:<18} {:<10} gateway ÷ direct per round: {}",
+            "",
+            backend,
+            shares.join(", ")
+        );
+        Ok(())
     }
 
     /// Starts customer-profile from explicit configuration on a free loopback port.
@@ -410,6 +455,8 @@ enum What {
     Get,
     /// customer-profile's `CreateCustomer`.
     Create,
+    /// `GetCustomer` direct again, measured in turn with the gateway (its rounds summed).
+    GetPaired,
     /// `GetCustomer` through the gateway as a salesperson (masked).
     Gateway,
     /// `GetCustomer` through a bare HTTP/2 forwarder: the least any proxy hop costs.
@@ -424,6 +471,7 @@ impl What {
             What::BareRead => "bare 1-row read",
             What::Get => "GetCustomer",
             What::Create => "CreateCustomer",
+            What::GetPaired => "GetCustomer again",
             What::Gateway => "GetCustomer via gw",
             What::PassThrough => "  via bare hop",
         }
@@ -490,7 +538,7 @@ impl Report {
         match what {
             What::Echo => self.echo = Some(rate),
             What::BareRead => self.bare = Some(rate),
-            What::Get => self.direct = Some(rate),
+            What::Get | What::GetPaired => self.direct = Some(rate),
             _ => {}
         }
         // GetCustomer is judged against the bare read; through the gateway, against the
