@@ -122,12 +122,12 @@ pub const STATEMENT_BUDGET_BYTES: usize = 8 * 1024;
 /// limit on bound values) and, on PostgreSQL, at most [`STATEMENT_BUDGET_BYTES`] of values as
 /// `size` estimates a row (a single row bigger than that still gets its own run). SQLite runs
 /// in-process, where fewer statements is all that counts.
-pub fn statement_chunks<'a, T>(
+pub fn statement_chunks<T>(
     backend: DbBackend,
-    rows: &'a [T],
+    rows: &[T],
     max_rows: usize,
     size: impl Fn(&T) -> usize,
-) -> Vec<&'a [T]> {
+) -> Vec<&[T]> {
     let budget = if backend == DbBackend::Postgres {
         STATEMENT_BUDGET_BYTES
     } else {

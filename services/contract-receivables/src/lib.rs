@@ -5,7 +5,8 @@
 //! sheet (附表五), served as `dossier.contract.v1.ContractService`.
 //!
 //! Layout: [`domain`] holds the business rules (no tonic, no sea-orm); [`store`] the table,
-//! the per-customer lock and the outbox; [`ledger`] the use cases, one transaction each;
+//! the per-customer lock and the outbox; [`ledger`] the use cases, one transaction each (payments
+//! are recorded in groups by one writer, one transaction per group);
 //! [`api`] the gRPC service; [`wire`] domain → message conversions. [`Application`] wires them
 //! into a server with the kit.
 #![forbid(unsafe_code)]

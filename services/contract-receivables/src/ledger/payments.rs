@@ -299,10 +299,10 @@ impl Books {
                 .collect();
         }
         if !input.repayment_plan_id.is_empty()
-            && !self
+            && self
                 .plans
                 .get(&input.repayment_plan_id)
-                .is_some_and(|p| p.customer_id == customer)
+                .is_none_or(|p| p.customer_id != customer)
         {
             return Err(Problem::invalid(
                 "payment.repayment_plan_id",

@@ -3,10 +3,11 @@
 //! way (the kit's `db::connect`) on the same database, in the same run. The target (issue #4):
 //! `RecordPayment` at ≥ 30 % of the bare insert.
 //!
-//! Each payment is a full money-moving call: token check, request-id idempotency, the
-//! customer's lock row, the open receivables read, the payment and the outbox event, one
-//! transaction. The payers are 64 customers spread over the workers, so the per-customer
-//! lock serialises only what must be serialised.
+//! Each payment is a full money-moving call over gRPC: token check, request-id idempotency, the
+//! customer's lock row, the open receivables read, the payment, the credit held and the outbox
+//! event, committed before the reply. The service's payment writer records the calls in flight
+//! together, one transaction per group (see `ledger/payments.rs`); the bare insert is one
+//! autocommit statement per row. The payers are 64 customers spread over the workers.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
