@@ -18,6 +18,9 @@
 //!
 //! Two calls with the same `request_id` never share a batch: the later one waits for the next,
 //! where it finds the first one's key and replays it (or is refused for other content).
+//!
+//! A call whose client goes away after its payment was queued still has it recorded: money that
+//! arrived is booked, and the client's retry with the same `request_id` gets the recorded result.
 
 use std::collections::{HashMap, HashSet};
 
