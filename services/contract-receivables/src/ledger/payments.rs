@@ -241,13 +241,7 @@ impl Books {
             .await?;
         let mut receivables: HashMap<String, Receivable> =
             open.into_iter().map(|r| (r.id.clone(), r)).collect();
-        let named = |ids: &mut dyn Iterator<Item = String>| -> Vec<String> {
-            let mut ids: Vec<String> = ids.filter(|id| !id.is_empty()).collect();
-            ids.sort();
-            ids.dedup();
-            ids
-        };
-        let directed = named(&mut jobs.iter().flat_map(|j| j.input.receivable_ids.clone()));
+        let directed = distinct(jobs.iter().flat_map(|j| j.input.receivable_ids.clone()));
         let missing: Vec<String> = directed
             .into_iter()
             .filter(|id| !receivables.contains_key(id))
@@ -255,13 +249,13 @@ impl Books {
         if !missing.is_empty() {
             receivables.extend(tx.get_many::<Receivable>(&missing).await?);
         }
-        let plan_ids = named(&mut jobs.iter().map(|j| j.input.repayment_plan_id.clone()));
+        let plan_ids = distinct(jobs.iter().map(|j| j.input.repayment_plan_id.clone()));
         let plans = if plan_ids.is_empty() {
             HashMap::new()
         } else {
             tx.get_many::<RepaymentPlan>(&plan_ids).await?
         };
-        let contract_ids = named(&mut jobs.iter().map(|j| j.input.contract_id.clone()));
+        let contract_ids = distinct(jobs.iter().map(|j| j.input.contract_id.clone()));
         let contracts = if contract_ids.is_empty() {
             HashMap::new()
         } else {
@@ -341,6 +335,14 @@ impl Books {
     }
 }
 
+/// The non-empty ids among `ids`, each once, sorted.
+fn distinct(ids: impl Iterator<Item = String>) -> Vec<String> {
+    let mut ids: Vec<String> = ids.filter(|id| !id.is_empty()).collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
 /// Records `jobs` in one transaction: each job's result, in order, or the transaction's failure.
 async fn record_in_one(
     store: &Store,
@@ -352,32 +354,36 @@ async fn record_in_one(
     let request_ids: Vec<&str> = jobs.iter().map(|j| j.request_id.as_str()).collect();
     let stored = tx.stored_keys(PAYMENT, &request_ids).await?;
     let mut books = Books::read(&tx, jobs).await?;
-    // Decided in arrival order; a repeat is answered after its first result is read back.
-    let mut results: Vec<Result<Payment, Problem>> = Vec::with_capacity(jobs.len());
+    // Decided in arrival order; a repeat is answered once its first result is read back.
+    let mut decided: Vec<Option<Result<Payment, Problem>>> = Vec::with_capacity(jobs.len());
     let mut replays: Vec<(usize, String)> = Vec::new();
     for (i, job) in jobs.iter().enumerate() {
         let earlier = match stored.get(&job.request_id) {
             Some(key) => prior(&key.fingerprint, key.resource_id.clone(), &job.fingerprint),
             None => Ok(Prior::New),
         };
-        match earlier {
-            Ok(Prior::New) => results.push(pay(&mut tx, &mut books, job).await?),
+        decided.push(match earlier {
+            Ok(Prior::New) => Some(pay(&mut tx, &mut books, job).await?),
             Ok(Prior::Replay(id)) => {
                 replays.push((i, id));
-                results.push(Err(Problem::internal("replay not read back")));
+                None
             }
-            Err(refused) => results.push(Err(refused)),
-        }
+            Err(refused) => Some(Err(refused)),
+        });
     }
     if !replays.is_empty() {
         let ids: Vec<String> = replays.iter().map(|(_, id)| id.clone()).collect();
         let mut firsts = tx.get_many::<Payment>(&ids).await?;
         for (i, id) in replays {
-            results[i] = firsts.remove(&id).ok_or_else(|| {
+            decided[i] = Some(firsts.remove(&id).ok_or_else(|| {
                 Problem::internal(format!("payment {id} of a stored key is missing"))
-            });
+            }));
         }
     }
+    let results = decided
+        .into_iter()
+        .map(|result| result.unwrap_or_else(|| Err(Problem::internal("a payment was not decided"))))
+        .collect();
     tx.commit().await?;
     Ok(results)
 }

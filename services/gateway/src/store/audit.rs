@@ -185,30 +185,38 @@ impl Store {
             sequences.push(sequence);
             prev_hash = hash;
         }
-        let insert = |chunk: &[(usize, Vec<sea_orm::Value>)]| {
-            let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-            let placeholders = vec![row; chunk.len()].join(", ");
-            let values: Vec<sea_orm::Value> = chunk
+        // Cut into statements by size, then each statement takes its rows' values (no copies).
+        let lengths: Vec<usize> =
+            dossier_kit::db::statement_chunks(backend, &rows, MAX_ROWS, |(size, _)| *size)
                 .iter()
-                .flat_map(|(_, values)| values.iter().cloned())
+                .map(|chunk| chunk.len())
+                .collect();
+        let mut rows = rows.into_iter();
+        let mut inserts = lengths.into_iter().map(|n| {
+            let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+            let placeholders = vec![row; n].join(", ");
+            let values: Vec<sea_orm::Value> = rows
+                .by_ref()
+                .take(n)
+                .flat_map(|(_, values)| values)
                 .collect();
             statement(
                 backend,
                 &format!("INSERT INTO audit_events ({COLUMNS}) VALUES {placeholders}"),
                 values,
             )
-        };
-        match dossier_kit::db::statement_chunks(backend, &rows, MAX_ROWS, |(size, _)| *size)
-            .as_slice()
-        {
-            [] => {}
-            [one] => {
-                self.db.execute_raw(insert(one)).await?;
+        });
+        match (inserts.next(), inserts.len()) {
+            (None, _) => {}
+            // One statement is atomic by itself: no transaction around it.
+            (Some(only), 0) => {
+                self.db.execute_raw(only).await?;
             }
-            several => {
+            (Some(first), _) => {
                 let txn = dossier_kit::db::begin_write(&self.db).await?;
-                for chunk in several {
-                    txn.execute_raw(insert(chunk)).await?;
+                txn.execute_raw(first).await?;
+                for insert in inserts {
+                    txn.execute_raw(insert).await?;
                 }
                 txn.commit().await?;
             }
