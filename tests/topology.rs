@@ -509,6 +509,37 @@ async fn a_sales_story_through_the_gateway_survives_a_killed_service() {
         money("24000"),
         "{dashboard:#?}"
     );
+    // The east team's manager reads the east team's totals in full; the company's totals, or
+    // another team's, stand to him as other teams' customers do: the money is masked.
+    let team_dashboard = |team: &str| {
+        let mut analytics = c.analytics.clone();
+        let request = with_token(
+            analytics::GetDashboardRequest {
+                period: month.clone(),
+                team: team.to_owned(),
+                ..Default::default()
+            },
+            &people.manager_east,
+        );
+        async move {
+            let reply = analytics.get_dashboard(request).await.expect("dashboard");
+            let masked = reply
+                .metadata()
+                .get("dossier-masked-fields")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            (reply.into_inner(), masked)
+        }
+    };
+    let (east, masked) = team_dashboard("east").await;
+    assert_eq!(money(&east.sales_amount), money("34000"), "{east:#?}");
+    assert!(!masked.contains("sales_amount"), "{masked}");
+    for other in ["", "west"] {
+        let (seen, masked) = team_dashboard(other).await;
+        assert_eq!(seen.sales_amount, "", "team `{other}`: {seen:#?}");
+        assert!(masked.contains("sales_amount"), "team `{other}`: {masked}");
+    }
     let lag = c
         .analytics
         .get_feed_lag(with_token(

@@ -222,6 +222,8 @@ impl Outbox {
                         value: row.try_get("", "payload")?,
                     }),
                     customer_id: customer_id.unwrap_or_default(),
+                    // Only the gateway fills it in, for what it masked.
+                    masked_fields: Vec::new(),
                 })
             })
             .collect()

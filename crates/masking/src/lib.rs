@@ -49,4 +49,6 @@ pub mod policy;
 mod wire;
 
 pub use engine::{Error, MASKED_FIELDS_HEADER, MaskReport, Masker, WHOLE_MESSAGE_PATH};
-pub use policy::{Access, Grants, Relation, access, author_relation, field_access};
+pub use policy::{
+    Access, Grants, Relation, access, author_relation, field_access, team_scope_relation,
+};

@@ -224,6 +224,13 @@ pub fn author_relation(caller: &Caller, author: &str, team: &str) -> Relation {
     }
 }
 
+/// The caller's relation to an aggregate limited to one team's customers (a request field marked
+/// `team_scope`): a member of that team stands to the totals as to the team's customers (`Team`);
+/// anyone else, or an aggregate over every team (`team` empty), as to any customer (`Other`).
+pub fn team_scope_relation(caller: &Caller, team: &str) -> Relation {
+    author_relation(caller, "", team)
+}
+
 /// Applies a field's mask style to an access: `Partial` on a field without a partial form
 /// degrades to `Clear`.
 #[inline]
@@ -395,6 +402,8 @@ mod tests {
             customer_ref: false,
             author_ref: false,
             author_team: false,
+            masked_fields: false,
+            team_scope: false,
         };
         let plain = FieldAnnotation {
             mask: MaskStyle::Unspecified,

@@ -306,6 +306,7 @@ fn packed(card: &Customer, event_customer: &str) -> ChangeEvent {
             value: card.encode_to_vec(),
         }),
         customer_id: event_customer.into(),
+        masked_fields: Vec::new(),
     }
 }
 

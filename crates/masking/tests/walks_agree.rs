@@ -61,6 +61,7 @@ fn samples() -> Vec<(&'static str, Vec<u8>)> {
             value: card.encode_to_vec(),
         }),
         customer_id: CUSTOMER_ID.into(),
+        masked_fields: Vec::new(),
     };
     let page = ListCustomersResponse {
         customers: vec![card.clone(), other.clone()],

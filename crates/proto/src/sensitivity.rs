@@ -1,7 +1,6 @@
 //! Reading the sensitivity annotations (`dossier.common.v1.sensitivity`, `mask`, `customer_ref`,
-//! `author_ref`, `author_team`)
-//! off field descriptors. The masking engine and the contract test both go through here, so there
-//! is one reading of the annotations.
+//! `author_ref`, `author_team`, `masked_fields`, `team_scope`) off field descriptors. The masking
+//! engine and the contract test both go through here, so there is one reading of the annotations.
 
 use prost_reflect::{ExtensionDescriptor, FieldDescriptor, Value};
 
@@ -20,6 +19,10 @@ pub struct FieldAnnotation {
     pub author_ref: bool,
     /// Whether the field holds the author's sales team.
     pub author_team: bool,
+    /// Whether the gateway lists in this field the paths it masked in a streamed message.
+    pub masked_fields: bool,
+    /// Whether the field limits an aggregate to one sales team.
+    pub team_scope: bool,
 }
 
 struct Extensions {
@@ -28,6 +31,8 @@ struct Extensions {
     customer_ref: ExtensionDescriptor,
     author_ref: ExtensionDescriptor,
     author_team: ExtensionDescriptor,
+    masked_fields: ExtensionDescriptor,
+    team_scope: ExtensionDescriptor,
 }
 
 fn extensions() -> &'static Extensions {
@@ -46,6 +51,8 @@ fn extensions() -> &'static Extensions {
             customer_ref: get("dossier.common.v1.customer_ref"),
             author_ref: get("dossier.common.v1.author_ref"),
             author_team: get("dossier.common.v1.author_team"),
+            masked_fields: get("dossier.common.v1.masked_fields"),
+            team_scope: get("dossier.common.v1.team_scope"),
         }
     })
 }
@@ -77,6 +84,8 @@ pub fn annotation(field: &FieldDescriptor) -> FieldAnnotation {
         customer_ref: flag(&ext.customer_ref),
         author_ref: flag(&ext.author_ref),
         author_team: flag(&ext.author_team),
+        masked_fields: flag(&ext.masked_fields),
+        team_scope: flag(&ext.team_scope),
     }
 }
 

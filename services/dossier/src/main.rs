@@ -16,6 +16,12 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc rather than glibc's malloc: every call allocates and frees many small buffers on two
+/// or more threads at once, where glibc spends its time consolidating arenas (`dossier bench
+/// --only get` measures the difference).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Dossier: the customer archive of a sales department (客户档案管理), as gRPC services.
 #[derive(Debug, Parser)]
 #[command(name = "dossier", version, about, long_about = None, after_help = commands::AFTER_HELP)]

@@ -1,6 +1,9 @@
 //! `dossier.gateway.v1.AccessService`, served by the gateway itself: who am I, borrowing (借阅),
 //! and the audit log. Its calls are audited like every other call through the gateway.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use dossier_kit::Problem;
 use dossier_kit::auth::{Caller, Role};
@@ -10,9 +13,11 @@ use dossier_kit::idempotency::{fingerprint, validate_request_id};
 use dossier_kit::outbox::NewEvent;
 use dossier_kit::paging::{Page, total_size};
 use dossier_kit::time::{from_timestamp, to_timestamp};
+use dossier_masking::{MASKED_FIELDS_HEADER, MaskReport, Masker, Relation, author_relation};
 use dossier_proto::gateway::access_service_server::AccessService;
 use dossier_proto::gateway::{self as pb};
 use prost::Message;
+use tonic::metadata::MetadataValue;
 use tonic::{Request, Response, Status};
 
 use crate::audit::AuditLog;
@@ -32,6 +37,7 @@ pub struct AccessApi {
     relations: RelationResolver,
     clock: SharedClock,
     policy: BorrowPolicy,
+    masker: Arc<Masker>,
 }
 
 /// The `Role` proto number of a role.
@@ -65,6 +71,7 @@ impl AccessApi {
         relations: RelationResolver,
         clock: SharedClock,
         policy: BorrowPolicy,
+        masker: Arc<Masker>,
     ) -> Self {
         Self {
             store,
@@ -73,22 +80,32 @@ impl AccessApi {
             relations,
             clock,
             policy,
+            masker,
         }
     }
 
-    /// Audits the call and answers it. The audit comes first: no audit, no answer.
-    async fn answer<T>(
+    /// Masks the reply for the caller, audits the call and answers it. The audit comes first: no
+    /// audit, no answer.
+    async fn answer<T: Message + prost::Name + Default + Borrows>(
         &self,
         caller: Option<&Caller>,
         method: &str,
         customers: Vec<String>,
         result: Result<T, Problem>,
     ) -> Result<Response<T>, Status> {
-        let result = result.map_err(Status::from);
+        let result = match (result, caller) {
+            (Ok(message), Some(caller)) => self.shown(caller, &message),
+            (Ok(_), None) => Err(Problem::Unauthenticated {
+                message: "no valid credentials".into(),
+            }),
+            (Err(problem), _) => Err(problem),
+        }
+        .map_err(Status::from);
         let code = match &result {
             Ok(_) => tonic::Code::Ok,
             Err(status) => status.code(),
         };
+        let report = result.as_ref().map(|(_, r)| r.clone()).unwrap_or_default();
         let entry = AuditEntry {
             event_time: audit_time(self.clock.now()),
             caller_id: caller.map(|c| c.sub.clone()).unwrap_or_default(),
@@ -96,12 +113,64 @@ impl AccessApi {
             team: caller.map(|c| c.team.clone()).unwrap_or_default(),
             method: format!("{SERVICE}{method}"),
             customer_ids: customers.into_iter().filter(|c| !c.is_empty()).collect(),
+            revealed_classes: report.classes_revealed.iter().map(|s| *s as i32).collect(),
+            masked_fields: report.masked_paths.clone(),
             outcome: Outcome::of_code(code as i32).number(),
             status_code: code as i32,
             ..AuditEntry::default()
         };
         self.audit.append(entry).await.map_err(Status::from)?;
-        result.map(Response::new)
+        let (message, report) = result?;
+        let mut response = Response::new(message);
+        if report.is_masked()
+            && let Ok(value) = MetadataValue::try_from(report.header_value())
+        {
+            response.metadata_mut().insert(MASKED_FIELDS_HEADER, value);
+        }
+        Ok(response)
+    }
+
+    /// The reply as `caller` may see it, masked like any reply through the gateway. A borrow
+    /// stands to the caller as its author and the customer's team do (`author_relation`): the
+    /// borrower reads their own request in full, the team's managers theirs, anyone else sees
+    /// what they would of a stranger's record (an auditor: not the purpose).
+    fn shown<T: Message + prost::Name + Default + Borrows>(
+        &self,
+        caller: &Caller,
+        message: &T,
+    ) -> Result<(T, MaskReport), Problem> {
+        let mut relations: HashMap<&str, Relation> = HashMap::new();
+        for borrow in message.borrows() {
+            let relation = author_relation(caller, &borrow.borrower_id, &borrow.customer_team);
+            relations
+                .entry(borrow.customer_id.as_str())
+                // Two borrows of one customer that stand differently: the narrower view for both.
+                .and_modify(|known| {
+                    if *known != relation {
+                        *known = Relation::Other;
+                    }
+                })
+                .or_insert(relation);
+        }
+        let relation_of = |id: &str| relations.get(id).copied().unwrap_or(Relation::Other);
+        // A reply about one borrow stands as that borrow (the top of a reply is masked as the
+        // one record it is about, as the proxy does).
+        let top = match relations.values().collect::<Vec<_>>().as_slice() {
+            [only] => **only,
+            _ => Relation::Other,
+        };
+        let (bytes, report) = self
+            .masker
+            .mask_bytes_as(
+                &T::full_name(),
+                &message.encode_to_vec(),
+                caller,
+                &relation_of,
+                top,
+            )
+            .map_err(Problem::internal)?;
+        let masked = T::decode(bytes.as_slice()).map_err(Problem::internal)?;
+        Ok((masked, report))
     }
 
     /// The caller the (soft) interceptor authenticated; an unauthenticated call is audited as
@@ -140,6 +209,7 @@ impl AccessApi {
             overdue: borrow::is_overdue(record.state, record.until, now),
             request_time: Some(to_timestamp(record.request_time)),
             notes: record.notes.clone(),
+            customer_team: record.customer_team.clone(),
             etag: record.version.to_string(),
             returned_late: record.returned_late,
         }
@@ -513,6 +583,30 @@ fn base64_url_decode(text: &str) -> Option<Vec<u8>> {
 }
 
 type Reply<T> = Result<Response<T>, Status>;
+
+/// The borrows a reply carries, which decide how it is masked (see `AccessApi::shown`).
+trait Borrows {
+    fn borrows(&self) -> Vec<&pb::Borrow> {
+        Vec::new()
+    }
+}
+
+impl Borrows for pb::Borrow {
+    fn borrows(&self) -> Vec<&pb::Borrow> {
+        vec![self]
+    }
+}
+
+impl Borrows for pb::ListBorrowsResponse {
+    fn borrows(&self) -> Vec<&pb::Borrow> {
+        self.borrows.iter().collect()
+    }
+}
+
+impl Borrows for pb::WhoAmIResponse {}
+impl Borrows for pb::ListAuditEventsResponse {}
+impl Borrows for pb::VerifyAuditChainResponse {}
+impl Borrows for () {}
 
 #[tonic::async_trait]
 impl AccessService for AccessApi {

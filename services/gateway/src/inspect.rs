@@ -87,6 +87,25 @@ fn collect_authors(message: &DynamicMessage, out: &mut Vec<(String, String)>) {
     }
 }
 
+/// The team an aggregate request is limited to (a field annotated `team_scope`, at any depth — an
+/// export carries its query inside), if it names one.
+pub fn team_scope(message: &DynamicMessage) -> Option<String> {
+    for (field, value) in message.fields() {
+        if annotation(&field).team_scope
+            && let Some(team) = value.as_str()
+            && !team.is_empty()
+        {
+            return Some(team.to_owned());
+        }
+        if let Value::Message(inner) = value
+            && let Some(team) = team_scope(inner)
+        {
+            return Some(team);
+        }
+    }
+    None
+}
+
 /// The top-level `page_size`, if the request has one.
 pub fn page_size(message: &DynamicMessage) -> Option<i64> {
     let field = message.descriptor().get_field_by_name("page_size")?;

@@ -170,10 +170,11 @@ impl Application {
             Duration::from_secs(settings.relation_cache_secs),
         );
         let audit = audit::AuditLog::start(store.clone());
+        let masker = Arc::new(dossier_masking::Masker::new());
         let gate = proxy::Gate {
             methods: routing::MethodTable::new(dossier_proto::descriptor_pool()),
             upstreams: upstream::Upstreams::new(&upstream_map, limits.max_message_bytes)?,
-            masker: Arc::new(dossier_masking::Masker::new()),
+            masker: masker.clone(),
             verifier: verifier.clone(),
             relations: relations.clone(),
             audit: audit.clone(),
@@ -197,6 +198,7 @@ impl Application {
                 default_days: settings.borrow_default_days,
                 max_days: settings.borrow_max_days,
             },
+            masker,
         );
         let access = AccessServiceServer::new(access)
             .max_decoding_message_size(limits.max_message_bytes)

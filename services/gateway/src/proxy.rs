@@ -25,7 +25,9 @@ use bytes::Bytes;
 use dossier_kit::Problem;
 use dossier_kit::auth::{Caller, JwtVerifier};
 use dossier_kit::clock::SharedClock;
-use dossier_masking::{MASKED_FIELDS_HEADER, MaskReport, Masker, Relation, author_relation};
+use dossier_masking::{
+    MASKED_FIELDS_HEADER, MaskReport, Masker, Relation, author_relation, team_scope_relation,
+};
 use dossier_proto::sensitivity::Sensitivity;
 use futures::future::BoxFuture;
 use futures::stream::{BoxStream, StreamExt};
@@ -450,6 +452,7 @@ impl Gate {
                             )
                             .await?;
                         scratch.absorb_relations(&prepared.known);
+                        let masked = with_masked_fields(masked, method.masked_fields, &scratch);
                         closing.observe(scratch);
                         Ok::<_, Status>(Bytes::from(masked))
                     }
@@ -559,6 +562,11 @@ impl Gate {
         }
         let top = match relations.as_slice() {
             [only] => *only,
+            // An aggregate over one team's customers stands to the caller as that team's
+            // customers do.
+            [] => inspect::team_scope(&request)
+                .map(|team| team_scope_relation(caller, &team))
+                .unwrap_or(Relation::Other),
             _ => Relation::Other,
         };
         let bytes = if rewritten {
@@ -705,6 +713,18 @@ impl Drop for StreamAudit {
             });
         }
     }
+}
+
+/// A streamed message with the paths masked in it written into its `masked_fields` field (the
+/// stream's counterpart of the header). Appending is enough: protobuf merges repeated fields
+/// met anywhere in a message.
+fn with_masked_fields(mut message: Vec<u8>, field: Option<u32>, record: &CallRecord) -> Vec<u8> {
+    if let Some(number) = field
+        && !record.masked.is_empty()
+    {
+        prost::encoding::string::encode_repeated(number, &record.masked, &mut message);
+    }
+    message
 }
 
 fn take(record: &Mutex<CallRecord>) -> CallRecord {

@@ -56,6 +56,9 @@ pub struct Method {
     pub streaming: bool,
     /// Read or write.
     pub kind: Kind,
+    /// For a streamed output: the number of its field annotated `masked_fields`, where each
+    /// message carries what was masked in it.
+    pub masked_fields: Option<u32>,
 }
 
 /// Every routable method by path.
@@ -93,6 +96,11 @@ impl MethodTable {
                         upstream,
                         output: method.output().full_name().to_owned(),
                         streaming: method.is_server_streaming(),
+                        masked_fields: method
+                            .output()
+                            .fields()
+                            .find(|f| dossier_proto::sensitivity::annotation(f).masked_fields)
+                            .map(|f| f.number()),
                         // Client streaming is not part of the contract; such a method would be
                         // refused by the proxy as unknown rather than forwarded half-understood.
                         kind,

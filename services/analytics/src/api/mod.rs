@@ -11,7 +11,7 @@ use dossier_kit::auth::Caller;
 use dossier_kit::clock::SharedClock;
 use dossier_kit::status::reply;
 use dossier_kit::{Problem, query_key};
-use dossier_masking::{Masker, Relation};
+use dossier_masking::{Masker, Relation, author_relation, team_scope_relation};
 use dossier_proto::analytics::analytics_service_server::AnalyticsService;
 use dossier_proto::analytics::{self as pb};
 use tonic::{Request, Response, Status};
@@ -72,30 +72,31 @@ impl AnalyticsApi {
     }
 
     /// `message` masked for `caller` as the gateway masks a read: each customer's fields by the
-    /// caller's relation to it (owner, team, other), the rest as for `top`.
+    /// caller's relation to it (owner, team, other), the rest as for `top_customer`, or for an
+    /// aggregate limited to one team (`team_scope`, empty for all teams) as for that team.
     async fn mask<M: prost::Message + prost::Name + Default>(
         &self,
         caller: &Caller,
         message: &M,
         customer_ids: Vec<String>,
         top_customer: Option<&str>,
+        team_scope: &str,
     ) -> Result<M, Problem> {
         let known = self.store.customers(&customer_ids).await?;
         let relations: BTreeMap<String, Relation> = known
             .into_iter()
+            // A customer stands to the caller as its owner and team do (the read model knows no
+            // borrows: those are the gateway's).
             .map(|(id, info)| {
-                let relation = if !info.owner_id.is_empty() && info.owner_id == caller.sub {
-                    Relation::Owner
-                } else if !info.team.is_empty() && info.team == caller.team {
-                    Relation::Team
-                } else {
-                    Relation::Other
-                };
+                let relation = author_relation(caller, &info.owner_id, &info.team);
                 (id, relation)
             })
             .collect();
         let relation_of = |id: &str| relations.get(id).copied().unwrap_or(Relation::Other);
-        let top = top_customer.map(relation_of).unwrap_or(Relation::Other);
+        let top = match top_customer {
+            Some(id) => relation_of(id),
+            None => team_scope_relation(caller, team_scope),
+        };
         let (bytes, _) = self
             .masker
             .mask_bytes_as(
@@ -246,7 +247,7 @@ impl AnalyticsService for AnalyticsApi {
                 let sheet = self.sheet(&query).await?;
                 let id = sheet.customer_id.clone();
                 let sheet = self
-                    .mask(&caller, &sheet, vec![id.clone()], Some(&id))
+                    .mask(&caller, &sheet, vec![id.clone()], Some(&id), "")
                     .await?;
                 let (content, file_name, content_type) = file(
                     export::sheet(&sheet)?,
@@ -279,7 +280,7 @@ impl AnalyticsService for AnalyticsApi {
                     .iter()
                     .map(|c| c.customer_id.clone())
                     .collect();
-                let comparison = self.mask(&caller, &comparison, ids, None).await?;
+                let comparison = self.mask(&caller, &comparison, ids, None, "").await?;
                 let (content, file_name, content_type) = file(
                     export::comparison(&comparison)?,
                     format!("附表七_客户综合销售力对比分析表_{}.xlsx", comparison.month),
@@ -303,7 +304,9 @@ impl AnalyticsService for AnalyticsApi {
                 let (caller, r) = Self::open(request, Operation::Read)?;
                 let query = r.query.unwrap_or_default();
                 let composition = self.composition(&query).await?;
-                let composition = self.mask(&caller, &composition, vec![], None).await?;
+                let composition = self
+                    .mask(&caller, &composition, vec![], None, &query.team)
+                    .await?;
                 let (content, file_name, content_type) = file(
                     export::composition(&composition)?,
                     format!("客户构成分析_{}.xlsx", composition.period),
@@ -332,7 +335,7 @@ impl AnalyticsService for AnalyticsApi {
                     .iter()
                     .map(|c| c.customer_id.clone())
                     .collect();
-                let classes = self.mask(&caller, &classes, ids, None).await?;
+                let classes = self.mask(&caller, &classes, ids, None, "").await?;
                 let (content, file_name, content_type) = file(
                     export::classification(&classes)?,
                     format!("客户ABC分类_{}.xlsx", classes.period),
@@ -358,7 +361,7 @@ impl AnalyticsService for AnalyticsApi {
                 let query = r.query.unwrap_or_default();
                 let sales = self.key_sales(&query, true).await?;
                 let ids = sales.rows.iter().map(|c| c.customer_id.clone()).collect();
-                let sales = self.mask(&caller, &sales, ids, None).await?;
+                let sales = self.mask(&caller, &sales, ids, None, "").await?;
                 let (content, file_name, content_type) = file(
                     export::key_sales(&sales)?,
                     format!("重点客户销量统计表_{}.xlsx", sales.month),
@@ -383,7 +386,9 @@ impl AnalyticsService for AnalyticsApi {
                 let (caller, r) = Self::open(request, Operation::Read)?;
                 let query = r.query.unwrap_or_default();
                 let performance = self.performance(&query).await?;
-                let performance = self.mask(&caller, &performance, vec![], None).await?;
+                let performance = self
+                    .mask(&caller, &performance, vec![], None, &query.team)
+                    .await?;
                 let (content, file_name, content_type) = file(
                     export::performance(&performance)?,
                     format!("业务员业绩_{}.xlsx", performance.period),

@@ -204,3 +204,72 @@ async fn a_borrow_request_is_validated_and_idempotent() {
         "14 days by default"
     );
 }
+
+/// The AccessService's own replies are masked like any other: a borrow stands to the caller as
+/// its borrower and the customer's team do. The borrower and the team's manager read the purpose
+/// and notes; the auditor, who may list every borrow, gets them cleared and named in the header
+/// (and in the audit event of the listing).
+#[tokio::test]
+async fn a_borrow_reply_is_masked_by_who_reads_it() {
+    let stack = spawn_stack().await;
+    let customer = create(&stack, company("东方化工有限公司", 3, "rep-a", "east")).await;
+    let mut access = stack.access.clone();
+    let requested = access
+        .request_borrow(BORROWER.req(pb::RequestBorrowRequest {
+            customer_id: customer.id.clone(),
+            purpose: "核对去年的对账单".into(),
+            until: Some(to_timestamp(start_time() + Duration::days(3))),
+            request_id: "borrow-masked-1".into(),
+            notes: "急用".into(),
+        }))
+        .await
+        .expect("requested");
+    assert_eq!(masked_header(&requested), "", "the borrower's own request");
+    let requested = requested.into_inner();
+    assert_eq!(requested.purpose, "核对去年的对账单");
+    assert_eq!(requested.customer_team, "east");
+
+    let list = |who: &'static Who| {
+        let mut access = stack.access.clone();
+        async move {
+            let reply = access
+                .list_borrows(who.req(pb::ListBorrowsRequest::default()))
+                .await
+                .expect("listed");
+            let header = masked_header(&reply);
+            (reply.into_inner().borrows, header)
+        }
+    };
+    for who in [&BORROWER, &EAST_MANAGER] {
+        let (borrows, header) = list(who).await;
+        assert_eq!(borrows.len(), 1, "{:?}", who.sub);
+        assert_eq!(borrows[0].purpose, "核对去年的对账单", "{:?}", who.sub);
+        assert_eq!(borrows[0].notes, "急用", "{:?}", who.sub);
+        assert_eq!(header, "", "{:?}", who.sub);
+    }
+    let (borrows, header) = list(&AUDITOR).await;
+    assert_eq!(borrows.len(), 1);
+    assert_eq!(borrows[0].id, requested.id, "the auditor sees the borrow");
+    assert_eq!(borrows[0].purpose, "", "but not what it is for");
+    assert_eq!(borrows[0].notes, "");
+    assert!(
+        header.contains("borrows[].purpose") && header.contains("borrows[].notes"),
+        "{header}"
+    );
+    let events = access
+        .list_audit_events(AUDITOR.req(pb::ListAuditEventsRequest {
+            caller_id: AUDITOR.sub.into(),
+            method: "/dossier.gateway.v1.AccessService/ListBorrows".into(),
+            ..Default::default()
+        }))
+        .await
+        .expect("audit read")
+        .into_inner()
+        .events;
+    assert!(
+        events
+            .iter()
+            .any(|e| e.masked_fields.contains(&"borrows[].purpose".to_owned())),
+        "{events:#?}"
+    );
+}

@@ -283,3 +283,55 @@ async fn an_export_is_masked_row_by_row_like_a_read() {
     );
     assert!(text.contains("北区客户"), "the name is public");
 }
+
+/// A stream's headers leave before its first message, so each streamed event says itself what
+/// the gateway masked in it: nothing for the caller's own customer, the other rep's customer's
+/// phone and contacts' phones for theirs — the same paths a `GetCustomer` header names.
+#[tokio::test]
+async fn each_streamed_event_names_what_was_masked_in_it() {
+    use dossier_proto::common::WatchChangesRequest;
+    use futures::StreamExt;
+
+    let stack = spawn_stack().await;
+    let own = create(&stack, company("流事件自有公司", 11, "rep-a", "east")).await;
+    let theirs = create(&stack, company("流事件他人公司", 12, "rep-b", "west")).await;
+    let mut stream = stack
+        .customers
+        .clone()
+        .watch_changes(OWNER.req(WatchChangesRequest::default()))
+        .await
+        .expect("opens")
+        .into_inner();
+    let mut by_customer = std::collections::HashMap::new();
+    while by_customer.len() < 2 {
+        let event = tokio::time::timeout(std::time::Duration::from_secs(10), stream.next())
+            .await
+            .expect("an event in time")
+            .expect("not the end")
+            .expect("not an error");
+        by_customer.insert(event.customer_id.clone(), event.masked_fields);
+    }
+    assert_eq!(by_customer[&own.id], Vec::<String>::new(), "own customer");
+    let masked = &by_customer[&theirs.id];
+    assert!(
+        masked.contains(&"payload.phone".to_owned())
+            && masked.contains(&"payload.contacts[].phone".to_owned()),
+        "the other rep's customer: {masked:?}"
+    );
+    let header = stack
+        .customers
+        .clone()
+        .get_customer(OWNER.req(pb::GetCustomerRequest {
+            id: theirs.id.clone(),
+        }))
+        .await
+        .expect("reduced view");
+    let header = masked_header(&header);
+    for path in masked {
+        let path = path.strip_prefix("payload.").expect("inside the payload");
+        assert!(
+            header.split(',').any(|p| p == path),
+            "{path} masked in the stream but not named by GetCustomer's header `{header}`"
+        );
+    }
+}
