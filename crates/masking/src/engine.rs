@@ -297,6 +297,23 @@ impl Masker {
         walk.into_report()
     }
 
+    /// A generated message masked for `caller` (see [`mask_bytes_as`](Self::mask_bytes_as)) — for
+    /// a service that masks what it builds itself (an export, the gateway's own replies).
+    pub fn mask_generated<M: prost::Message + prost::Name + Default>(
+        &self,
+        message: &M,
+        caller: &Caller,
+        relation_of: &dyn Fn(&str) -> Relation,
+        top: Relation,
+    ) -> Result<(M, MaskReport), Error> {
+        let name = M::full_name();
+        let (bytes, report) =
+            self.mask_bytes_as(&name, &message.encode_to_vec(), caller, relation_of, top)?;
+        let masked =
+            M::decode(bytes.as_slice()).map_err(|source| Error::Decode { name, source })?;
+        Ok((masked, report))
+    }
+
     /// Masks the encoded message `bytes` of the contract type `full_name` (e.g.
     /// `dossier.customer.v1.Customer`) and returns the masked encoding — what the gateway does
     /// with every response, stream item, change event and export it forwards.

@@ -159,18 +159,9 @@ impl AccessApi {
             [only] => **only,
             _ => Relation::Other,
         };
-        let (bytes, report) = self
-            .masker
-            .mask_bytes_as(
-                &T::full_name(),
-                &message.encode_to_vec(),
-                caller,
-                &relation_of,
-                top,
-            )
-            .map_err(Problem::internal)?;
-        let masked = T::decode(bytes.as_slice()).map_err(Problem::internal)?;
-        Ok((masked, report))
+        self.masker
+            .mask_generated(message, caller, &relation_of, top)
+            .map_err(Problem::internal)
     }
 
     /// The caller the (soft) interceptor authenticated; an unauthenticated call is audited as

@@ -97,17 +97,11 @@ impl AnalyticsApi {
             Some(id) => relation_of(id),
             None => team_scope_relation(caller, team_scope),
         };
-        let (bytes, _) = self
+        let (masked, _) = self
             .masker
-            .mask_bytes_as(
-                &M::full_name(),
-                &message.encode_to_vec(),
-                caller,
-                &relation_of,
-                top,
-            )
+            .mask_generated(message, caller, &relation_of, top)
             .map_err(Problem::internal)?;
-        M::decode(bytes.as_slice()).map_err(Problem::internal)
+        Ok(masked)
     }
 }
 

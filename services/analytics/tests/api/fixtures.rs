@@ -194,6 +194,47 @@ async fn composition_matches_the_hand_computation() {
     assert!(bad.message().contains("dimension"), "{}", bad.message());
 }
 
+/// An export is masked like the read through the gateway: the east manager's export of the east
+/// team's composition carries its amounts; of every team's, it does not (the company's totals
+/// stand to him as other teams' customers do).
+#[tokio::test]
+async fn a_composition_export_shows_a_team_its_own_totals() {
+    let stack = ready().await;
+    let export = |team: &str| {
+        let mut client = stack.client();
+        let request = manager(pb::ExportCompositionRequest {
+            query: Some(pb::GetCompositionRequest {
+                dimension: pb::CompositionDimension::Sales as i32,
+                period: "2026-05".into(),
+                top_n: 0,
+                team: team.into(),
+            }),
+        });
+        async move {
+            let content = client
+                .export_composition(request)
+                .await
+                .expect("export")
+                .into_inner()
+                .content;
+            read_xlsx(&content).concat().join("|")
+        }
+    };
+    let east_total = composition(&stack, pb::CompositionDimension::Sales, 0, "east")
+        .await
+        .total_amount;
+    assert!(east_total != "0.00", "the east team sold something");
+    // Cells hold numbers: 8000.00 reads back as 8000.
+    let whole = east_total.trim_end_matches(".00");
+    let own = export("east").await;
+    assert!(own.contains(&format!("|{whole}|")), "{whole} in {own}");
+    let all = export("").await;
+    assert!(
+        all.contains("合计") && !all.contains("|10000|") && !all.contains("|6000|"),
+        "the company's figures are masked: {all}"
+    );
+}
+
 #[tokio::test]
 async fn classification_ranks_ties_and_flags_key_accounts() {
     let stack = ready().await;
