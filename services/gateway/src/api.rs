@@ -13,11 +13,10 @@ use dossier_kit::idempotency::{fingerprint, validate_request_id};
 use dossier_kit::outbox::NewEvent;
 use dossier_kit::paging::{Page, total_size};
 use dossier_kit::time::{from_timestamp, to_timestamp};
-use dossier_masking::{MASKED_FIELDS_HEADER, MaskReport, Masker, Relation, author_relation};
+use dossier_masking::{MaskReport, Masker, Relation, author_relation};
 use dossier_proto::gateway::access_service_server::AccessService;
 use dossier_proto::gateway::{self as pb};
 use prost::Message;
-use tonic::metadata::MetadataValue;
 use tonic::{Request, Response, Status};
 
 use crate::audit::AuditLog;
@@ -121,13 +120,7 @@ impl AccessApi {
         };
         self.audit.append(entry).await.map_err(Status::from)?;
         let (message, report) = result?;
-        let mut response = Response::new(message);
-        if report.is_masked()
-            && let Ok(value) = MetadataValue::try_from(report.header_value())
-        {
-            response.metadata_mut().insert(MASKED_FIELDS_HEADER, value);
-        }
-        Ok(response)
+        Ok(crate::proxy::masked_reply(message, &report))
     }
 
     /// The reply as `caller` may see it, masked like any reply through the gateway. A borrow

@@ -328,13 +328,7 @@ impl Gate {
             .await
             .map_err(Status::from)?;
         let (bytes, report) = result?;
-        let mut response = Response::new(bytes);
-        if report.is_masked()
-            && let Ok(value) = MetadataValue::try_from(report.header_value())
-        {
-            response.metadata_mut().insert(MASKED_FIELDS_HEADER, value);
-        }
-        Ok(response)
+        Ok(masked_reply(bytes, &report))
     }
 
     async fn unary_inner(
@@ -713,6 +707,18 @@ impl Drop for StreamAudit {
             });
         }
     }
+}
+
+/// A unary reply with the `dossier-masked-fields` header naming what masking hid (absent when
+/// nothing was) — for the proxied replies and the gateway's own alike.
+pub fn masked_reply<T>(message: T, report: &MaskReport) -> Response<T> {
+    let mut response = Response::new(message);
+    if report.is_masked()
+        && let Ok(value) = MetadataValue::try_from(report.header_value())
+    {
+        response.metadata_mut().insert(MASKED_FIELDS_HEADER, value);
+    }
+    response
 }
 
 /// A streamed message with the paths masked in it written into its `masked_fields` field (the
